@@ -1,0 +1,48 @@
+"""The ``samdops`` command. Errors from the library are printed as one line, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from samdops import __version__
+from samdops.errors import SamdopsError
+
+# Each module exposes ``register(subparsers)``; the parser it adds sets ``func(args) -> int``.
+_COMMAND_MODULES = (
+    "samdops.commands.run",
+    "samdops.commands.compile",
+    "samdops.commands.registry",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samdops",
+        description="MLOps for clinical ML models shipped as Software as a Medical Device.",
+    )
+    parser.add_argument("--version", action="version", version=f"samdops {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except SamdopsError as exc:
+        print(f"samdops: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("samdops: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

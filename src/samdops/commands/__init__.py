@@ -1,0 +1,1 @@
+"""Subcommands of the ``samdops`` CLI, one module each (see ``samdops.cli``)."""

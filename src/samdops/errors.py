@@ -1,0 +1,56 @@
+"""The one exception tree of samdops.
+
+Every error the library raises on purpose derives from :class:`SamdopsError`. Messages say what is
+wrong and how to fix it; the CLI and each pipeline step print them as one line and exit non-zero.
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SamdopsError(Exception):
+    """Base of every error samdops raises on purpose."""
+
+
+class ConfigError(SamdopsError):
+    """A configuration file or value is missing or invalid."""
+
+
+class DataContractError(SamdopsError):
+    """Input data breaks its data contract (columns, dtypes, ranges, missingness, identifiers)."""
+
+
+class InputFormatError(DataContractError):
+    """An input file cannot be read as the format it claims to be."""
+
+
+class VerificationError(SamdopsError):
+    """Something that must verify (a digest, a signature, a proof) does not."""
+
+
+class DigestMismatch(VerificationError):
+    """Bytes do not hash to the sha256 digest they were recorded or requested under."""
+
+
+class ValidationFailed(SamdopsError):
+    """A data-validation suite condition failed."""
+
+
+class GateFailed(SamdopsError):
+    """A model missed an acceptance criterion."""
+
+
+class RegistryError(SamdopsError):
+    """The model registry refused an operation or is inconsistent."""
+
+
+class StoreError(SamdopsError):
+    """The artifact store cannot complete an operation."""
+
+
+class SecretsUnavailable(SamdopsError):
+    """A secret cannot be obtained; the step that needs it must fail closed."""
+
+
+class PipelineError(SamdopsError):
+    """A pipeline could not be compiled or a pipeline run failed."""
