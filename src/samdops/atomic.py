@@ -7,17 +7,21 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, *, exclusive: bool = False) -> None:
+def atomic_write_bytes(
+    path: str | Path, data: bytes, *, exclusive: bool = False, mode: int = 0o644
+) -> None:
     """Write ``data`` to ``path`` so that readers see either nothing or the whole content.
 
     With ``exclusive=True`` the write fails with :class:`FileExistsError` when ``path`` already
     exists, even if another process creates it concurrently (the rename is done by ``link``).
+    ``mode`` sets the permissions (temporary files start private).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -31,9 +35,11 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, exclusive: bool = False
             os.unlink(tmp)
 
 
-def atomic_write_text(path: str | Path, text: str, *, exclusive: bool = False) -> None:
+def atomic_write_text(
+    path: str | Path, text: str, *, exclusive: bool = False, mode: int = 0o644
+) -> None:
     """Write UTF-8 ``text`` atomically; see :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive)
+    atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive, mode=mode)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -31,10 +32,8 @@ class LocalStore:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         target = self._path(digest)
         if not target.exists():
-            try:
+            with contextlib.suppress(FileExistsError):  # another writer stored it first
                 atomic_write_bytes(target, data, exclusive=True)
-            except FileExistsError:
-                pass  # another writer stored the same content first
             os.chmod(target, 0o444)
         return digest
 
@@ -89,4 +88,3 @@ class LocalStore:
 
     def uri(self, digest: str) -> str:
         return self._path(digest).resolve().as_uri()
-

@@ -1,0 +1,32 @@
+"""ingest: check the raw data's digest and contract, write it typed, split it."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+from samdops.components._image import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def ingest(
+    config: str,
+    source: Input[Dataset],
+    expected_sha256: str,
+    home: str,
+    run: str,
+    dataset: Output[Dataset],
+    train: Output[Dataset],
+    test: Output[Dataset],
+) -> None:
+    """Refuse data that breaks its digest or contract; split it and register the test set."""
+    from samdops.steps import ingest_step, run_step
+
+    run_step(
+        ingest_step,
+        config=config,
+        source=source,
+        expected_sha256=expected_sha256,
+        dataset=dataset,
+        train=train,
+        test=test,
+        home=home,
+        run=run,
+    )

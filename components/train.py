@@ -1,0 +1,15 @@
+"""train: the configured model and its baseline, deterministic to the byte."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+from samdops.components._image import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def train(
+    config: str, train: Input[Dataset], model: Output[Model], baseline: Output[Model]
+) -> None:
+    """Fit the model and the baseline on the training set; record cross-validated AUROC."""
+    from samdops.steps import run_step, train_step
+
+    run_step(train_step, config=config, train=train, model=model, baseline=baseline)

@@ -1,0 +1,99 @@
+"""``samdops run train``: the training pipeline through kfp.local with the local store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from samdops.config import default_config_path, load_config
+from samdops.home import samdops_home
+from samdops.summary import metrics_table
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run a pipeline locally through kfp.local")
+    pipelines = run.add_subparsers(dest="pipeline", metavar="PIPELINE", required=True)
+    train = pipelines.add_parser(
+        "train",
+        help="ingest, validate, train, evaluate and register a model",
+        description="Run the training pipeline through kfp.local and register the model "
+        "in the local registry ($SAMDOPS_HOME, else ./.samdops).",
+    )
+    train.add_argument("--config", type=Path, help="training config YAML (default: Pima)")
+    train.add_argument("--data", type=Path, help="CSV or Parquet file (default: the config's)")
+    train.add_argument(
+        "--data-sha256",
+        help="refuse the data unless it has this sha256 (default: the config's digest when "
+        "--data is not given)",
+    )
+    train.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    train.set_defaults(func=run_train)
+
+
+def _line(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from samdops.local_run import run_training
+
+    config_path = args.config or default_config_path()
+    config = load_config(config_path)
+    if args.data is not None:
+        data, digest = args.data, args.data_sha256
+    else:
+        data, digest = Path(config.data.path), args.data_sha256 or config.data.sha256
+    home = samdops_home(args.home)
+    _line(f"samdops: training {config.name} on {data} through kfp.local")
+    _line(f"  config {config_path}; home {home}")
+    result = run_training(config, data=data, data_sha256=digest, home=home, progress=_line)
+    record = result.record.document
+    _print_summary(record, result.run_dir, result.log_path, result.seconds)
+    if result.record.status == "gate_failed":
+        failed = [c for c in record["gate"]["criteria"] if c["passed"] is False]
+        listed = "; ".join(f"{c['criterion']} ({c['group']}: {c['value']})" for c in failed)
+        print(f"samdops: gate failed: {listed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_summary(record: dict[str, Any], run_dir: Path, log: Path, seconds: float) -> None:
+    gate = "PASSED" if record["gate"]["passed"] else "FAILED"
+    artifacts = record["artifacts"]
+    print()
+    print(f"registered {record['name']}@{record['version']} (status {record['status']})")
+    print(f"  model sha256   {record['model']['sha256']} ({record['model']['family']})")
+    print(f"  test set       {artifacts['test']['sha256']}")
+    print(f"  code           {record['lineage']['code'].get('git_commit')}")
+    print()
+    print("held-out test set (95% bootstrap CIs):")
+    for line in metrics_table(record["metrics"])[2:]:
+        _, name, value, _ = line.split("|")
+        print(f"  {name.strip():<12} {value.strip()}")
+    for cv in record["cross_validation"]:
+        mean = sum(cv["auroc"]) / len(cv["auroc"])
+        print(f"  {cv['folds']}-fold CV AUROC ({cv['family']}): {mean:.3f}")
+    print()
+    print(f"acceptance gate: {gate}")
+    for c in record["gate"]["criteria"]:
+        mark = {True: "pass", False: "FAIL", None: "n/a "}[c["passed"]]
+        note = f"  {c['note']}" if c.get("note") else ""
+        print(f"  [{mark}] {c['criterion']:<40} {c['group']:<16} {c['value']}{note}")
+    print()
+    print("where everything went:")
+    print(
+        f"  registry record   {run_dir.parent.parent / 'registry' / 'models' / record['name']}"
+        f"/{record['version']:06d}.json"
+    )
+    print(f"  validation report {_path(artifacts['validation_report']['uri'])}")
+    print(f"  evaluation report {_path(artifacts['evaluation']['uri'])}")
+    print(f"  model file        {_path(artifacts['model']['uri'])}")
+    print(f"  pipeline outputs  {run_dir / 'pipeline-root'}")
+    print(f"  pipeline log      {log}")
+    print(f"  took {seconds:.1f} s")
+
+
+def _path(uri: str) -> str:
+    return uri.removeprefix("file://")

@@ -1,0 +1,55 @@
+"""Compile the pipelines to Kubeflow Pipelines IR YAML, deterministically."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from samdops.atomic import atomic_write_bytes
+from samdops.errors import PipelineError
+from samdops.images import component_image, is_pinned, require_pinned
+
+
+def executor_images(spec_yaml: bytes) -> dict[str, str]:
+    """The image of every container executor in a compiled pipeline spec."""
+    documents = [d for d in yaml.safe_load_all(spec_yaml) if d]
+    executors = documents[0].get("deploymentSpec", {}).get("executors", {})
+    return {
+        name: str(executor["container"]["image"])
+        for name, executor in executors.items()
+        if "container" in executor
+    }
+
+
+def check_release_images(spec_yaml: bytes, pipeline: str) -> None:
+    """Raise unless every executor of the compiled pipeline runs an image pinned by digest."""
+    unpinned = {k: v for k, v in executor_images(spec_yaml).items() if not is_pinned(v)}
+    if unpinned:
+        listed = ", ".join(f"{k}: {v}" for k, v in sorted(unpinned.items()))
+        raise PipelineError(f"{pipeline}: executors with images not pinned by digest: {listed}")
+
+
+def compile_all(out_dir: str | Path, *, release: bool = False) -> list[Path]:
+    """Compile every pipeline into ``out_dir``; with ``release``, refuse unpinned images."""
+    image = component_image()
+    if release:
+        require_pinned(image)
+    from kfp import compiler
+
+    from samdops.pipelines.training import PIPELINE_NAME, training_pipeline
+
+    written = []
+    out = Path(out_dir)
+    for name, pipeline in ((PIPELINE_NAME, training_pipeline),):
+        with tempfile.TemporaryDirectory() as tmp:
+            staging = Path(tmp) / f"{name}.yaml"
+            compiler.Compiler().compile(pipeline, str(staging))
+            data = staging.read_bytes()
+        if release:
+            check_release_images(data, name)
+        target = out / f"{name}.yaml"
+        atomic_write_bytes(target, data)
+        written.append(target)
+    return written

@@ -1,0 +1,274 @@
+"""Typed, immutable configuration: the data contract and the training configuration.
+
+Both are YAML files validated on load. The resolved configuration (contract inlined, defaults
+filled in) is what a pipeline run receives as one canonical JSON parameter, so every run records
+the full parameters and seeds it used.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from samdops.digest import canonical_json
+from samdops.errors import ConfigError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ColumnSpec(_Frozen):
+    """One column of a data contract. Ranges apply after missing codes became missing."""
+
+    name: str = Field(min_length=1)
+    dtype: Literal["integer", "float", "binary"]
+    unit: str = ""
+    description: str = ""
+    min: float | None = None
+    max: float | None = None
+    missing_codes: tuple[float, ...] = ()
+    max_missing: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check_range(self) -> ColumnSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class DataContract(_Frozen):
+    """Columns, dtypes, valid ranges and allowed missingness of a tabular dataset."""
+
+    name: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    label: str
+    columns: tuple[ColumnSpec, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> DataContract:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate columns {duplicates}")
+        if self.label not in names:
+            raise ValueError(f"label {self.label!r} is not one of the columns")
+        return self
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.name != self.label)
+
+    def column(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+class SplitConfig(_Frozen):
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: int = Field(default=20_261_128, ge=0)
+
+
+class XGBoostParams(_Frozen):
+    n_estimators: int = Field(default=300, ge=1, le=10_000)
+    max_depth: int = Field(default=3, ge=1, le=16)
+    learning_rate: float = Field(default=0.05, gt=0.0, le=1.0)
+    subsample: float = Field(default=0.9, gt=0.0, le=1.0)
+    colsample_bytree: float = Field(default=0.9, gt=0.0, le=1.0)
+    min_child_weight: float = Field(default=1.0, ge=0.0)
+    reg_lambda: float = Field(default=1.0, ge=0.0)
+
+
+class LogisticRegressionParams(_Frozen):
+    C: float = Field(default=1.0, gt=0.0)
+    max_iter: int = Field(default=1000, ge=10)
+
+
+class ModelConfig(_Frozen):
+    family: Literal["xgboost", "logistic_regression"] = "xgboost"
+    seed: int = Field(default=42, ge=0)
+    n_threads: int = Field(default=1, ge=1, le=64)
+    xgboost: XGBoostParams = XGBoostParams()
+    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
+
+
+class SubgroupSpec(_Frozen):
+    """Rows binned by a numeric column: ``edges`` are left-closed bin edges."""
+
+    name: str
+    column: str
+    edges: tuple[float, ...] = Field(min_length=2)
+    labels: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _check_bins(self) -> SubgroupSpec:
+        if list(self.edges) != sorted(set(self.edges)):
+            raise ValueError("edges must be strictly increasing")
+        if len(self.labels) != len(self.edges) - 1:
+            raise ValueError(f"{len(self.edges) - 1} bins need as many labels")
+        return self
+
+
+MetricName = Literal["auroc", "auprc", "brier", "ece", "sensitivity", "specificity"]
+
+
+class Criterion(_Frozen):
+    """An acceptance criterion fixed before training, e.g. AUROC CI lower bound >= 0.75."""
+
+    metric: MetricName
+    statistic: Literal["point", "ci_low", "ci_high"] = "point"
+    min: float | None = None
+    max: float | None = None
+    scope: Literal["overall", "each_subgroup"] = "overall"
+    min_subgroup_size: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _check_bound(self) -> Criterion:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("set exactly one of min or max")
+        return self
+
+    def describe(self) -> str:
+        bound = f">= {self.min}" if self.min is not None else f"<= {self.max}"
+        scope = "" if self.scope == "overall" else " in each subgroup"
+        return f"{self.metric} {self.statistic} {bound}{scope}"
+
+
+class BootstrapConfig(_Frozen):
+    n_resamples: int = Field(default=1000, ge=100, le=100_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    seed: int = Field(default=7, ge=0)
+
+
+class EvaluationConfig(_Frozen):
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    calibration_bins: int = Field(default=10, ge=2, le=100)
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    subgroups: tuple[SubgroupSpec, ...] = ()
+    acceptance: tuple[Criterion, ...] = ()
+
+
+class ValidationConfig(_Frozen):
+    """Bounds of the data-validation conditions (integrity, then train/test)."""
+
+    max_duplicate_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_conflicting_label_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_feature_label_pps: float = Field(default=0.8, ge=0.0, le=1.0)
+    max_train_test_mix_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_feature_drift: float = Field(default=0.2, ge=0.0, le=1.0)
+    max_label_drift: float = Field(default=0.1, ge=0.0, le=1.0)
+    # With a test set of ~150 rows, PPS differences up to ~0.45 occur by chance alone.
+    max_pps_change: float = Field(default=0.5, ge=0.0, le=1.0)
+    seed: int = Field(default=0, ge=0)
+
+
+class DataConfig(_Frozen):
+    path: str
+    sha256: str | None = None
+
+
+class TrainingConfig(_Frozen):
+    """Everything a training run needs besides the data bytes themselves."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    data: DataConfig
+    contract: DataContract
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    validation: ValidationConfig = ValidationConfig()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> TrainingConfig:
+        names = {c.name for c in self.contract.columns}
+        for group in self.evaluation.subgroups:
+            if group.column not in names:
+                raise ValueError(f"subgroup {group.name!r} uses unknown column {group.column!r}")
+        return self
+
+    def to_json(self) -> str:
+        """The resolved configuration as canonical JSON (the pipeline's ``config`` parameter)."""
+        return canonical_json(self.model_dump(mode="json")).decode("utf-8")
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"the config parameter is not JSON: {exc}") from None
+        return _parse(cls, data, "config parameter")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parse(model: type[_M], data: Any, source: str) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        got = first.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        more = f"; and {exc.error_count() - 1} more problem(s)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {where}: {first['msg']}{shown}{more}") from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+
+
+def load_contract(path: str | Path) -> DataContract:
+    """Load and validate a data contract YAML file."""
+    return _parse(DataContract, _read_yaml(Path(path)), str(path))
+
+
+def load_config(path: str | Path) -> TrainingConfig:
+    """Load a training config. ``contract`` and ``data.path`` are resolved relative to it."""
+    source = Path(path)
+    raw = _read_yaml(source)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    raw = dict(raw)
+    contract_ref = raw.get("contract")
+    if isinstance(contract_ref, str):
+        raw["contract"] = _read_yaml(source.parent / contract_ref)
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data_path = Path(data["path"])
+        if not data_path.is_absolute():
+            data_path = _resolve_data_path(source.parent, data_path)
+        raw["data"] = {**data, "path": str(data_path)}
+    return _parse(TrainingConfig, raw, str(source))
+
+
+def _resolve_data_path(config_dir: Path, relative: Path) -> Path:
+    # Packaged configs name data shipped in the repository's data/ folder; look upwards for it.
+    for base in (config_dir, *config_dir.parents, Path.cwd()):
+        candidate = base / relative
+        if candidate.exists():
+            return candidate.resolve()
+    return (config_dir / relative).resolve()
+
+
+def default_config_path() -> Path:
+    """The packaged Pima training configuration."""
+    return Path(str(resources.files("samdops") / "configs" / "pima.yaml"))

@@ -1,0 +1,216 @@
+"""Evaluation on the held-out test set: metrics with CIs, calibration, subgroups and the gate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from samdops import metrics as m
+from samdops._types import Array
+from samdops.config import Criterion, EvaluationConfig, SubgroupSpec
+from samdops.digest import sha256_file
+from samdops.models import ModelFile, load_model
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """Metrics of one subgroup of the test set (or of all of it)."""
+
+    name: str
+    size: int
+    positives: int
+    metrics: dict[str, m.Estimate]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "size": self.size,
+            "positives": self.positives,
+            "metrics": {k: v.as_dict() for k, v in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One acceptance criterion applied to one group; ``passed`` is None when not evaluable."""
+
+    criterion: str
+    group: str
+    value: float | None
+    passed: bool | None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the evaluate step found, ready to be serialised and registered."""
+
+    model_sha256: str
+    test_sha256: str
+    family: str
+    threshold: float
+    overall: GroupMetrics
+    baseline: GroupMetrics
+    subgroups: tuple[GroupMetrics, ...]
+    reliability: dict[str, list[float | None]]
+    roc_curve: dict[str, list[float]]
+    confusion_matrix: list[list[int]]
+    criteria: tuple[CriterionResult, ...]
+    cross_validation: tuple[dict[str, Any], ...]
+
+    @property
+    def gate_passed(self) -> bool:
+        return all(c.passed is not False for c in self.criteria)
+
+    @property
+    def failed_criteria(self) -> tuple[CriterionResult, ...]:
+        return tuple(c for c in self.criteria if c.passed is False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_sha256": self.model_sha256,
+            "test_sha256": self.test_sha256,
+            "family": self.family,
+            "threshold": self.threshold,
+            "overall": self.overall.as_dict(),
+            "baseline": self.baseline.as_dict(),
+            "subgroups": [g.as_dict() for g in self.subgroups],
+            "reliability": self.reliability,
+            "roc_curve": self.roc_curve,
+            "confusion_matrix": self.confusion_matrix,
+            "cross_validation": list(self.cross_validation),
+            "gate": {
+                "passed": self.gate_passed,
+                "criteria": [c.as_dict() for c in self.criteria],
+            },
+        }
+
+
+def _metric_fns(config: EvaluationConfig) -> dict[str, m.MetricFn]:
+    return {
+        "auroc": m.auroc,
+        "auprc": m.auprc,
+        "brier": m.brier,
+        "ece": partial(m.ece, bins=config.calibration_bins),
+        "sensitivity": partial(m.sensitivity, threshold=config.threshold),
+        "specificity": partial(m.specificity, threshold=config.threshold),
+    }
+
+
+def _group(name: str, y: Array, score: Array, config: EvaluationConfig) -> GroupMetrics:
+    b = config.bootstrap
+    estimates = m.bootstrap(
+        y,
+        score,
+        _metric_fns(config),
+        n_resamples=b.n_resamples,
+        confidence=b.confidence,
+        seed=b.seed,
+    )
+    return GroupMetrics(name=name, size=len(y), positives=int(y.sum()), metrics=estimates)
+
+
+def subgroup_masks(frame: pd.DataFrame, spec: SubgroupSpec) -> dict[str, Array]:
+    """Boolean row masks of each bin of ``spec`` (left-closed bins)."""
+    values = frame[spec.column].to_numpy(dtype="float64")
+    masks = {}
+    for low, high, label in zip(spec.edges[:-1], spec.edges[1:], spec.labels, strict=True):
+        masks[f"{spec.name}={label}"] = (values >= low) & (values < high)
+    return masks
+
+
+def apply_criteria(
+    criteria: tuple[Criterion, ...], overall: GroupMetrics, subgroups: tuple[GroupMetrics, ...]
+) -> tuple[CriterionResult, ...]:
+    """Check every acceptance criterion; a subgroup too small to judge is recorded, not failed."""
+    results = []
+    for criterion in criteria:
+        groups = (overall,) if criterion.scope == "overall" else subgroups
+        for group in groups:
+            too_small = group.size < criterion.min_subgroup_size
+            single_class = group.positives in (0, group.size)
+            if criterion.scope == "each_subgroup" and (too_small or single_class):
+                why = "both classes are not present" if single_class else "too few rows"
+                note = f"not evaluable: {why} (n={group.size}, positives={group.positives})"
+                results.append(CriterionResult(criterion.describe(), group.name, None, None, note))
+                continue
+            value = group.metrics[criterion.metric].statistic(criterion.statistic)
+            ok = math.isfinite(value) and (
+                (criterion.min is None or value >= criterion.min)
+                and (criterion.max is None or value <= criterion.max)
+            )
+            shown = round(value, 6) if math.isfinite(value) else None
+            results.append(CriterionResult(criterion.describe(), group.name, shown, ok))
+    return tuple(results)
+
+
+def evaluate(
+    model_path: str | Path,
+    baseline_path: str | Path,
+    test_path: str | Path,
+    label: str,
+    config: EvaluationConfig,
+    cross_validation: tuple[dict[str, Any], ...] = (),
+) -> Evaluation:
+    """Evaluate the model (and the baseline) on the test set and apply the acceptance gate."""
+    model: ModelFile = load_model(model_path)
+    baseline = load_model(baseline_path)
+    test = pd.read_parquet(test_path)
+    y = test[label].to_numpy(dtype="int64")
+    score = model.predict_proba(test)
+    overall = _group("overall", y, score, config)
+    base = _group(baseline.family, y, baseline.predict_proba(test), config)
+    groups = []
+    for spec in config.subgroups:
+        for name, mask in subgroup_masks(test, spec).items():
+            groups.append(_group(name, y[mask], score[mask], config))
+    subgroups = tuple(groups)
+    predicted, observed, count = m.calibration_bins(y, score, config.calibration_bins)
+    y_hat = score >= config.threshold
+    tn = int(np.sum((y == 0) & ~y_hat))
+    fp = int(np.sum((y == 0) & y_hat))
+    fn = int(np.sum((y == 1) & ~y_hat))
+    tp = int(np.sum((y == 1) & y_hat))
+    return Evaluation(
+        model_sha256=sha256_file(model_path),
+        test_sha256=sha256_file(test_path),
+        family=model.family,
+        threshold=config.threshold,
+        overall=overall,
+        baseline=base,
+        subgroups=subgroups,
+        reliability={
+            "mean_predicted": [_round(v) for v in predicted],
+            "observed_rate": [_round(v) for v in observed],
+            "count": [_round(v) for v in count],
+        },
+        roc_curve=_roc_curve(y, score),
+        confusion_matrix=[[tn, fp], [fn, tp]],
+        criteria=apply_criteria(config.acceptance, overall, subgroups),
+        cross_validation=cross_validation,
+    )
+
+
+def _round(value: float) -> float | None:
+    return round(float(value), 6) if math.isfinite(value) else None
+
+
+def _roc_curve(y: Array, score: Array) -> dict[str, list[float]]:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thresholds = roc_curve(y, score, drop_intermediate=True)
+    thresholds = np.minimum(thresholds, 1.0)  # the first threshold is +inf
+    return {
+        "fpr": [round(float(v), 6) for v in fpr],
+        "tpr": [round(float(v), 6) for v in tpr],
+        "threshold": [round(float(v), 6) for v in thresholds],
+    }

@@ -1,0 +1,85 @@
+"""The training steps run in one process, without KFP: the same step functions, in order.
+
+This is the baseline the benchmarks compare kfp.local against, and a quick way to check that
+both paths register the same model bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samdops.config import TrainingConfig
+from samdops.registry import LocalRegistry, RegistryRecord
+from samdops.steps import evaluate_step, ingest_step, register_step, train_step, validate_step
+
+
+@dataclass
+class _Artifact:
+    """Stands in for a KFP artifact: a path, a URI and metadata."""
+
+    path: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return Path(self.path).resolve().as_uri()
+
+
+@dataclass
+class _MetricsRecorder(_Artifact):
+    def log_metric(self, name: str, value: float) -> None:
+        self.metadata[name] = value
+
+    def log_roc_curve(self, fpr: list[float], tpr: list[float], threshold: list[float]) -> None:
+        self.metadata["roc"] = {"fpr": fpr, "tpr": tpr, "threshold": threshold}
+
+    def log_confusion_matrix(self, categories: list[str], matrix: list[list[int]]) -> None:
+        self.metadata["confusion_matrix"] = {"categories": categories, "matrix": matrix}
+
+
+def run_training_in_process(
+    config: TrainingConfig,
+    *,
+    data: Path,
+    data_sha256: str | None,
+    home: Path,
+    workdir: Path,
+    run: str = "in-process",
+) -> RegistryRecord:
+    """Run ingest, validate, train, evaluate and register in this process; return the record."""
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def artifact(name: str) -> _Artifact:
+        return _Artifact(str(workdir / name))
+
+    cfg = config.to_json()
+    source = _Artifact(str(data))
+    dataset, train, test = artifact("dataset"), artifact("train"), artifact("test")
+    ingest_step(cfg, source, data_sha256 or "", dataset, train, test, str(home), run)
+    report = artifact("validation.html")
+    validate_step(cfg, train, test, report)
+    model, baseline = artifact("model"), artifact("baseline")
+    train_step(cfg, train, model, baseline)
+    evaluation = artifact("evaluation.json")
+    metrics = _MetricsRecorder(str(workdir / "metrics"))
+    evaluate_step(cfg, model, baseline, test, evaluation, metrics, metrics)
+    summary, record = artifact("summary.md"), artifact("record.json")
+    register_step(
+        cfg,
+        source,
+        dataset,
+        train,
+        test,
+        report,
+        model,
+        baseline,
+        evaluation,
+        str(home),
+        run,
+        "in-process (no image)",
+        summary,
+        record,
+    )
+    return LocalRegistry(home).get(record.metadata["id"])

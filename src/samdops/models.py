@@ -1,0 +1,93 @@
+"""Model files: one self-describing JSON document per model, never a pickle.
+
+A model file holds its format tag, family, feature names and label, and the fitted parameters
+(XGBoost's own JSON booster, or the numbers of the logistic-regression pipeline). It is written
+with canonical JSON, so equal models have equal bytes and equal sha256 digests, and loading it
+cannot execute code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from samdops._types import Array
+from samdops.atomic import atomic_write_bytes
+from samdops.digest import canonical_json, sha256_bytes
+from samdops.errors import VerificationError
+
+MODEL_FORMAT = "samdops.model/v1"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A fitted model as stored: the document and the digest of its canonical bytes."""
+
+    document: dict[str, Any]
+
+    @property
+    def family(self) -> str:
+        return str(self.document["family"])
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(self.document["features"])
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.document)
+
+    @property
+    def sha256(self) -> str:
+        return sha256_bytes(self.to_bytes())
+
+    def save(self, path: str | Path) -> str:
+        """Write the model atomically; return its digest."""
+        data = self.to_bytes()
+        atomic_write_bytes(path, data)
+        return sha256_bytes(data)
+
+    def predict_proba(self, frame: pd.DataFrame) -> Array:
+        """Probability of the positive class for each row of ``frame``."""
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise VerificationError(f"model needs feature(s) {missing} that the data lacks")
+        x = frame.loc[:, list(self.features)].to_numpy(dtype="float64")
+        if self.family == "xgboost":
+            return _xgboost_predict(self.document, x)
+        if self.family == "logistic_regression":
+            return _linear_predict(self.document, x)
+        raise VerificationError(f"unknown model family {self.family!r}")
+
+
+def load_model(path: str | Path) -> ModelFile:
+    """Read a model file written by :meth:`ModelFile.save`."""
+    try:
+        document = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise VerificationError(f"{path} is not a samdops model file: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        raise VerificationError(f"{path} is not a {MODEL_FORMAT} model file")
+    return ModelFile(document)
+
+
+def _xgboost_predict(document: dict[str, Any], x: Array) -> Array:
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(bytearray(document["booster"].encode("utf-8")))
+    booster.set_param({"nthread": 1})
+    matrix = xgb.DMatrix(x, feature_names=list(document["features"]), missing=np.nan)
+    return np.asarray(booster.predict(matrix), dtype="float64")
+
+
+def _linear_predict(document: dict[str, Any], x: Array) -> Array:
+    medians = np.asarray(document["impute_median"], dtype="float64")
+    x = np.where(np.isnan(x), medians, x)
+    z = (x - np.asarray(document["mean"])) / np.asarray(document["scale"])
+    logit = z @ np.asarray(document["coef"]) + float(document["intercept"])
+    return np.asarray(1.0 / (1.0 + np.exp(-logit)), dtype="float64")

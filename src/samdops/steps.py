@@ -1,0 +1,254 @@
+"""The pipeline steps, as the KFP components call them.
+
+Each ``*_step`` function takes KFP artifact objects (anything with ``path`` and ``metadata``),
+verifies every input against the digest recorded by the step that wrote it, calls the library,
+and records the digest of every output. Components are one-line wrappers around
+:func:`run_step`, so a library error becomes one clear line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from samdops.config import TrainingConfig
+from samdops.digest import parse_digest, sha256_file, verify_file
+from samdops.errors import DigestMismatch, GateFailed, SamdopsError
+
+ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
+
+
+class ArtifactLike(Protocol):
+    """The part of ``kfp.dsl.Artifact`` the steps use."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+
+def run_step(step: Callable[..., object], **kwargs: Any) -> None:
+    """Run ``step``; on a samdops error print one line (and append it to $SAMDOPS_ERROR_FILE)."""
+    try:
+        step(**kwargs)
+    except SamdopsError as exc:
+        line = f"samdops: error: {exc}"
+        print(line, file=sys.stderr, flush=True)
+        error_file = os.environ.get(ERROR_FILE_ENV)
+        if error_file:
+            with open(error_file, "a", encoding="utf-8") as f:
+                record = {"step": step.__name__, "type": type(exc).__name__, "error": str(exc)}
+                f.write(json.dumps(record) + "\n")
+        raise SystemExit(1) from None
+
+
+def _record(artifact: ArtifactLike, **metadata: Any) -> str:
+    digest = sha256_file(artifact.path)
+    artifact.metadata["sha256"] = digest
+    artifact.metadata.update(metadata)
+    return digest
+
+
+def _verified(artifact: ArtifactLike, what: str) -> str:
+    """The artifact's path, after checking its bytes against the digest recorded with it."""
+    recorded = artifact.metadata.get("sha256")
+    if not recorded:
+        raise DigestMismatch(f"{what} carries no sha256 digest; refusing to use unverified input")
+    verify_file(artifact.path, str(recorded), what=what)
+    return artifact.path
+
+
+def ingest_step(
+    config: str,
+    source: ArtifactLike,
+    expected_sha256: str,
+    dataset: ArtifactLike,
+    train: ArtifactLike,
+    test: ArtifactLike,
+    home: str,
+    run: str,
+) -> None:
+    """Check the raw data (digest, contract), write it typed, split it, register the test set."""
+    from samdops.ingest import ingest
+    from samdops.registry import LocalRegistry
+    from samdops.split import split_dataset
+
+    cfg = TrainingConfig.from_json(config)
+    expected = parse_digest(expected_sha256) if expected_sha256 else None
+    result = ingest(source.path, cfg.contract, dataset.path, expected_sha256=expected)
+    _record(dataset, source_sha256=result.source_sha256, rows=result.rows)
+    split = split_dataset(dataset.path, cfg.contract.label, cfg.split, train.path, test.path)
+    _record(train, rows=split.train_rows)
+    _record(test, rows=split.test_rows)
+    registration = LocalRegistry(home or None).register_test_set(
+        split.test_sha256, run=run, rows=split.test_rows
+    )
+    test.metadata["registered_at"] = registration["registered_at"]
+
+
+def validate_step(
+    config: str, train: ArtifactLike, test: ArtifactLike, report: ArtifactLike
+) -> None:
+    """Re-check the contract and run the validation suite; save its HTML report."""
+    from samdops.validation import validate_split
+
+    cfg = TrainingConfig.from_json(config)
+    validate_split(
+        _verified(train, "training set"),
+        _verified(test, "test set"),
+        cfg.contract,
+        cfg.validation,
+        report.path,
+    )
+    _record(report)
+
+
+def train_step(
+    config: str, train: ArtifactLike, model: ArtifactLike, baseline: ArtifactLike
+) -> None:
+    """Train the configured model and the baseline; record 5-fold CV AUROC of both."""
+    from samdops.train import train as train_models
+
+    cfg = TrainingConfig.from_json(config)
+    result = train_models(
+        _verified(train, "training set"),
+        cfg.contract.feature_names,
+        cfg.contract.label,
+        cfg.model,
+        model.path,
+        baseline.path,
+        cfg.evaluation.cv_folds,
+    )
+    cv = [
+        {"family": c.family, "folds": c.folds, "auroc": list(c.auroc_per_fold)}
+        for c in result.cross_validation
+    ]
+    _record(model, family=result.model.family, cross_validation=cv)
+    _record(baseline, family=result.baseline.family)
+
+
+def evaluate_step(
+    config: str,
+    model: ArtifactLike,
+    baseline: ArtifactLike,
+    test: ArtifactLike,
+    evaluation: ArtifactLike,
+    metrics: Any,
+    curves: Any,
+) -> None:
+    """Evaluate on the held-out test set; log metrics and curves for the KFP UI."""
+    from samdops.atomic import atomic_write_bytes
+    from samdops.digest import canonical_json
+    from samdops.evaluate import evaluate
+
+    cfg = TrainingConfig.from_json(config)
+    result = evaluate(
+        _verified(model, "model"),
+        _verified(baseline, "baseline model"),
+        _verified(test, "test set"),
+        cfg.contract.label,
+        cfg.evaluation,
+        tuple(
+            # kfp hands integers in artifact metadata back as floats
+            {**cv, "folds": int(cv["folds"])}
+            for cv in model.metadata.get("cross_validation", ())
+        ),
+    )
+    atomic_write_bytes(evaluation.path, canonical_json(result.as_dict()))
+    _record(evaluation, gate_passed=result.gate_passed)
+    for name, estimate in result.overall.metrics.items():
+        for statistic, value in estimate.as_dict().items():
+            if value is not None:
+                key = name if statistic == "point" else f"{name}_{statistic}"
+                metrics.log_metric(key, value)
+    roc = result.roc_curve
+    curves.log_roc_curve(roc["fpr"], roc["tpr"], roc["threshold"])
+    curves.log_confusion_matrix(["no onset", "onset"], result.confusion_matrix)
+
+
+def register_step(
+    config: str,
+    source: ArtifactLike,
+    dataset: ArtifactLike,
+    train: ArtifactLike,
+    test: ArtifactLike,
+    validation_report: ArtifactLike,
+    model: ArtifactLike,
+    baseline: ArtifactLike,
+    evaluation: ArtifactLike,
+    home: str,
+    run: str,
+    image: str,
+    summary: ArtifactLike,
+    record: ArtifactLike,
+) -> None:
+    """Store every artifact by digest and write the registration record with its lineage.
+
+    A model that missed an acceptance criterion is registered with status ``gate_failed`` (the
+    evidence is kept) and the step then fails, so the run shows the failure.
+    """
+    from samdops.atomic import atomic_write_bytes, atomic_write_text
+    from samdops.digest import canonical_json
+    from samdops.provenance import code_version
+    from samdops.registry import LocalRegistry
+    from samdops.summary import run_summary_markdown
+
+    cfg = TrainingConfig.from_json(config)
+    registry = LocalRegistry(home or None)
+    inputs = {
+        "dataset": (dataset, "typed dataset"),
+        "train": (train, "training set"),
+        "test": (test, "test set"),
+        "validation_report": (validation_report, "validation report"),
+        "model": (model, "model"),
+        "baseline": (baseline, "baseline model"),
+        "evaluation": (evaluation, "evaluation report"),
+    }
+    artifacts: dict[str, dict[str, str]] = {}
+    for key, (artifact, what) in inputs.items():
+        digest = registry.store.put_file(_verified(artifact, what))
+        artifacts[key] = {"sha256": digest, "uri": registry.store.uri(digest)}
+    config_digest = registry.store.put_bytes(config.encode("utf-8"))
+    test_set = registry.test_set(artifacts["test"]["sha256"])
+    report = json.loads(Path(evaluation.path).read_bytes())
+    gate = report["gate"]
+    fields = {
+        "status": "registered" if gate["passed"] else "gate_failed",
+        "model": {**artifacts["model"], "family": model.metadata.get("family")},
+        "gate": gate,
+        "metrics": report["overall"]["metrics"],
+        "cross_validation": report["cross_validation"],
+        "artifacts": artifacts,
+        "lineage": {
+            "source_data": {"sha256": dataset.metadata.get("source_sha256"), "uri": source.uri},
+            "test_set_registered_at": test_set["registered_at"],
+            "config": {"sha256": config_digest, "uri": registry.store.uri(config_digest)},
+            "seeds": {
+                "split": cfg.split.seed,
+                "model": cfg.model.seed,
+                "bootstrap": cfg.evaluation.bootstrap.seed,
+            },
+            "code": code_version().as_dict(),
+            "pipeline_run": run,
+            "component_image": image,
+        },
+    }
+    entry = registry.register(cfg.name, fields)
+    atomic_write_bytes(record.path, canonical_json(entry.document))
+    _record(record, id=entry.id, status=entry.status)
+    atomic_write_text(summary.path, run_summary_markdown(entry.document, report))
+    if not gate["passed"]:
+        failed = [c for c in gate["criteria"] if c["passed"] is False]
+        listed = "; ".join(f"{c['criterion']} ({c['group']}: {c['value']})" for c in failed)
+        raise GateFailed(
+            f"{entry.id} missed {len(failed)} acceptance criterion(s): {listed}; "
+            "it is registered with status gate_failed and cannot be released"
+        )

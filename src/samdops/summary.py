@@ -1,0 +1,60 @@
+"""The run summary: Markdown for the Kubeflow UI and the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _estimate(value: dict[str, Any]) -> str:
+    point, low, high = value.get("point"), value.get("ci_low"), value.get("ci_high")
+    if point is None:
+        return "n/a"
+    if low is None or high is None:
+        return f"{point:.3f}"
+    return f"{point:.3f} (95% CI {low:.3f}-{high:.3f})"
+
+
+def metrics_table(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {_estimate(value)} |" for name, value in metrics.items()]
+    return lines
+
+
+def run_summary_markdown(record: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    """Model identity, digest, metrics with CIs, CV, subgroups and the gate decision."""
+    gate = record["gate"]
+    verdict = "PASSED" if gate["passed"] else "FAILED"
+    lines = [
+        f"# {record['name']}@{record['version']}: gate {verdict}",
+        "",
+        f"- model: `{record['model']['sha256']}` ({record['model'].get('family')})",
+        f"- status: **{record['status']}**",
+        f"- test set: `{record['artifacts']['test']['sha256']}` "
+        f"(registered {record['lineage']['test_set_registered_at']})",
+        f"- code: `{record['lineage']['code'].get('git_commit')}`",
+        f"- operating threshold: {evaluation['threshold']}",
+        "",
+        "## Held-out test set",
+        "",
+        *metrics_table(record["metrics"]),
+        "",
+        f"Baseline ({evaluation['baseline']['name']}) AUROC: "
+        f"{_estimate(evaluation['baseline']['metrics']['auroc'])}",
+        "",
+        "## Cross-validation on the training set (AUROC)",
+        "",
+    ]
+    for cv in record.get("cross_validation", []):
+        scores = cv["auroc"]
+        mean = sum(scores) / len(scores)
+        lines.append(f"- {cv['family']}: mean {mean:.3f} over {cv['folds']} folds")
+    lines += ["", "## Subgroups", "", "| group | n | positives | AUROC |", "|---|---|---|---|"]
+    for group in evaluation["subgroups"]:
+        auroc = _estimate(group["metrics"]["auroc"])
+        lines.append(f"| {group['name']} | {group['size']} | {group['positives']} | {auroc} |")
+    lines += ["", "## Acceptance criteria", "", "| criterion | group | value | result |"]
+    lines.append("|---|---|---|---|")
+    for c in gate["criteria"]:
+        result = {True: "pass", False: "FAIL", None: c.get("note") or "n/a"}[c["passed"]]
+        lines.append(f"| {c['criterion']} | {c['group']} | {c['value']} | {result} |")
+    return "\n".join(lines) + "\n"

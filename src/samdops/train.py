@@ -1,0 +1,167 @@
+"""Training: XGBoost and a logistic-regression baseline, deterministic to the byte.
+
+Seeds and thread counts come from :class:`~samdops.config.ModelConfig`; with the same data and
+config, :func:`fit_model` returns a :class:`~samdops.models.ModelFile` with the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from samdops._types import Array
+from samdops.config import ModelConfig
+from samdops.errors import DataContractError
+from samdops.metrics import auroc
+from samdops.models import MODEL_FORMAT, ModelFile
+
+Family = Literal["xgboost", "logistic_regression"]
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Stratified k-fold AUROC of one model family on the training set."""
+
+    family: str
+    folds: int
+    auroc_per_fold: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.auroc_per_fold))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.auroc_per_fold, ddof=1))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: ModelFile
+    baseline: ModelFile
+    model_path: Path
+    model_sha256: str
+    baseline_path: Path
+    baseline_sha256: str
+    cross_validation: tuple[CrossValidation, ...]
+
+
+def _xy(frame: pd.DataFrame, features: tuple[str, ...], label: str) -> tuple[Array, Array]:
+    missing = [c for c in (*features, label) if c not in frame.columns]
+    if missing:
+        raise DataContractError(f"training data lacks column(s) {missing}")
+    x = frame.loc[:, list(features)].to_numpy(dtype="float64")
+    y = frame[label].to_numpy(dtype="int64")
+    if len(np.unique(y)) != 2:
+        raise DataContractError(f"training label {label!r} must hold both classes 0 and 1")
+    return x, y
+
+
+def fit_model(
+    frame: pd.DataFrame, features: tuple[str, ...], label: str, config: ModelConfig, family: Family
+) -> ModelFile:
+    """Fit one model of ``family`` on ``frame`` and return it as a model file."""
+    x, y = _xy(frame, features, label)
+    header = {"format": MODEL_FORMAT, "family": family, "features": list(features), "label": label}
+    if family == "xgboost":
+        return ModelFile({**header, **_fit_xgboost(x, y, features, config)})
+    return ModelFile({**header, **_fit_logistic(x, y, config)})
+
+
+def _fit_xgboost(
+    x: Array, y: Array, features: tuple[str, ...], config: ModelConfig
+) -> dict[str, object]:
+    import xgboost as xgb
+
+    p = config.xgboost
+    params = {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "tree_method": "hist",
+        "max_depth": p.max_depth,
+        "eta": p.learning_rate,
+        "subsample": p.subsample,
+        "colsample_bytree": p.colsample_bytree,
+        "min_child_weight": p.min_child_weight,
+        "lambda": p.reg_lambda,
+        "seed": config.seed,
+        "nthread": config.n_threads,
+    }
+    matrix = xgb.DMatrix(x, label=y, feature_names=list(features), missing=np.nan)
+    booster = xgb.train(params, matrix, num_boost_round=p.n_estimators)
+    raw = bytes(booster.save_raw(raw_format="json")).decode("utf-8")
+    return {"booster": raw, "xgboost_version": xgb.__version__}
+
+
+def _fit_logistic(x: Array, y: Array, config: ModelConfig) -> dict[str, object]:
+    from sklearn.linear_model import LogisticRegression
+
+    medians = np.nanmedian(x, axis=0)
+    filled = np.where(np.isnan(x), medians, x)
+    mean = filled.mean(axis=0)
+    scale = filled.std(axis=0)
+    scale[scale == 0] = 1.0
+    p = config.logistic_regression
+    clf = LogisticRegression(C=p.C, max_iter=p.max_iter, solver="lbfgs", random_state=config.seed)
+    clf.fit((filled - mean) / scale, y)
+    return {
+        "impute_median": medians.tolist(),
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "coef": clf.coef_[0].tolist(),
+        "intercept": float(clf.intercept_[0]),
+    }
+
+
+def cross_validate(
+    frame: pd.DataFrame,
+    features: tuple[str, ...],
+    label: str,
+    config: ModelConfig,
+    family: Family,
+    folds: int,
+) -> CrossValidation:
+    """Stratified k-fold AUROC on ``frame`` (seeded by the model seed)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    _, y = _xy(frame, features, label)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+    scores = []
+    for train_idx, valid_idx in splitter.split(np.zeros(len(y)), y):
+        model = fit_model(frame.iloc[train_idx], features, label, config, family)
+        valid = frame.iloc[valid_idx]
+        scores.append(auroc(y[valid_idx], model.predict_proba(valid)))
+    return CrossValidation(family=family, folds=folds, auroc_per_fold=tuple(scores))
+
+
+def train(
+    train_path: str | Path,
+    features: tuple[str, ...],
+    label: str,
+    config: ModelConfig,
+    model_out: str | Path,
+    baseline_out: str | Path,
+    cv_folds: int,
+) -> TrainResult:
+    """Train the configured model family and the other family as a baseline; save both."""
+    frame = pd.read_parquet(train_path)
+    primary: Family = config.family
+    other: Family = "logistic_regression" if primary == "xgboost" else "xgboost"
+    model = fit_model(frame, features, label, config, primary)
+    baseline = fit_model(frame, features, label, config, other)
+    cv = tuple(
+        cross_validate(frame, features, label, config, f, cv_folds) for f in (primary, other)
+    )
+    return TrainResult(
+        model=model,
+        baseline=baseline,
+        model_path=Path(model_out),
+        model_sha256=model.save(model_out),
+        baseline_path=Path(baseline_out),
+        baseline_sha256=baseline.save(baseline_out),
+        cross_validation=cv,
+    )
