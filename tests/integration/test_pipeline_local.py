@@ -1,0 +1,182 @@
+"""The training pipeline end to end through kfp.local, driven by the real `samdops` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from samdops.config import default_config_path, load_config
+from samdops.digest import sha256_file
+from samdops.inprocess import run_training_in_process
+from samdops.registry import LocalRegistry
+from tests.bad_inputs import BAD_INPUTS, BadInput
+from tests.conftest import PIMA_CSV, PIMA_SHA256
+
+pytestmark = pytest.mark.slow
+
+
+def samdops(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAMDOPS_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "samdops.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """Two runs of `samdops run train` on the same inputs, in one home."""
+    home = tmp_path_factory.mktemp("home")
+    outputs = []
+    for _ in range(2):
+        done = samdops("run", "train", home=home)
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append(done.stdout)
+    return home, outputs
+
+
+def test_two_runs_give_the_same_model_bytes(trained: tuple[Path, list[str]]) -> None:
+    home, _ = trained
+    first, second = LocalRegistry(home).records()
+    assert (first.id, second.id) == ("pima-diabetes-onset@1", "pima-diabetes-onset@2")
+    assert first.model_sha256 == second.model_sha256
+    assert first.document["artifacts"]["test"] == second.document["artifacts"]["test"]
+
+
+def test_progress_and_summary_are_printed(trained: tuple[Path, list[str]]) -> None:
+    _, outputs = trained
+    out = outputs[0]
+    for task in ("ingest", "validate", "train", "evaluate", "register"):
+        assert f"  {task:<10} ok" in out
+    record = LocalRegistry(trained[0]).get("pima-diabetes-onset@1")
+    assert f"model sha256   {record.model_sha256} (xgboost)" in out
+    assert "acceptance gate: PASSED" in out
+    assert "auroc        0." in out and "(95% CI " in out
+    assert "5-fold CV AUROC (xgboost): 0." in out
+    assert "validation report " in out and "pipeline log " in out
+
+
+def test_registered_record_carries_lineage_and_verifiable_artifacts(
+    trained: tuple[Path, list[str]],
+) -> None:
+    home, _ = trained
+    registry = LocalRegistry(home)
+    record = registry.get("pima-diabetes-onset@1").document
+    assert record["status"] == "registered" and record["gate"]["passed"] is True
+    lineage = record["lineage"]
+    assert lineage["source_data"]["sha256"] == PIMA_SHA256
+    assert lineage["code"]["git_commit"] and len(lineage["code"]["git_commit"]) == 40
+    assert lineage["code"]["lock_sha256"].startswith("sha256:")
+    assert lineage["seeds"] == {"split": 20261128, "model": 42, "bootstrap": 7}
+    assert lineage["pipeline_run"].startswith("train-")
+    # the test set was registered before the model was
+    assert lineage["test_set_registered_at"] < record["registered_at"]
+    # every artifact is in the store under its digest, and verifies on read
+    for name, artifact in record["artifacts"].items():
+        data = registry.store.get_bytes(artifact["sha256"])
+        assert data, name
+    config = json.loads(registry.store.get_bytes(lineage["config"]["sha256"]))
+    assert config["model"]["seed"] == 42 and config["contract"]["name"] == "pima-diabetes"
+    evaluation = json.loads(registry.store.get_bytes(record["artifacts"]["evaluation"]["sha256"]))
+    assert evaluation["model_sha256"] == record["model"]["sha256"]
+    auroc = record["metrics"]["auroc"]
+    assert 0.75 < auroc["ci_low"] < auroc["point"] < auroc["ci_high"] <= 1.0
+    assert [g["name"] for g in evaluation["subgroups"]] == [
+        "age_band=18-29",
+        "age_band=30-39",
+        "age_band=40+",
+    ]
+    assert [cv["folds"] for cv in record["cross_validation"]] == [5, 5]
+    html = registry.store.get_bytes(record["artifacts"]["validation_report"]["sha256"])
+    assert b"<html" in html[:2000].lower()
+
+
+def test_kfp_ui_outputs_are_written(trained: tuple[Path, list[str]]) -> None:
+    home, _ = trained
+    run_dir = next((home / "runs").iterdir())
+    (pipeline_dir,) = list((run_dir / "pipeline-root").iterdir())
+    evaluate_out = json.loads((pipeline_dir / "evaluate" / "executor_output.json").read_text())
+    metrics = evaluate_out["artifacts"]["metrics"]["artifacts"][0]["metadata"]
+    assert {"auroc", "auprc", "brier", "ece", "auroc_ci_low"} <= set(metrics)
+    curves = evaluate_out["artifacts"]["curves"]["artifacts"][0]["metadata"]
+    assert "confidenceMetrics" in curves and "confusionMatrix" in curves
+    summary = (pipeline_dir / "register" / "summary").read_text()
+    assert summary.startswith("# pima-diabetes-onset@") and "| auroc |" in summary
+    assert (pipeline_dir / "validate" / "report").stat().st_size > 10_000
+
+
+def test_in_process_run_registers_the_same_model(
+    trained: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    config = load_config(default_config_path())
+    record = run_training_in_process(
+        config, data=PIMA_CSV, data_sha256=PIMA_SHA256, home=tmp_path / "h", workdir=tmp_path / "w"
+    )
+    assert (
+        record.model_sha256 == LocalRegistry(trained[0]).get("pima-diabetes-onset@1").model_sha256
+    )
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=lambda c: c.id)
+def test_bad_input_gives_one_line_and_registers_nothing(case: BadInput, tmp_path: Path) -> None:
+    data = tmp_path / f"{case.id}.csv"
+    data.write_bytes(case.content())
+    done = samdops("run", "train", "--data", str(data), home=tmp_path / "home")
+    assert done.returncode == 2
+    assert done.stderr == f"samdops: error: {case.error.format(path=data)}\n"
+    assert LocalRegistry(tmp_path / "home").records() == []
+
+
+def test_dataset_with_another_digest_is_refused(tmp_path: Path) -> None:
+    wanted = "sha256:" + "1" * 64
+    done = samdops(
+        "run", "train", "--data", str(PIMA_CSV), "--data-sha256", wanted, home=tmp_path / "home"
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"samdops: error: dataset {PIMA_CSV} has digest {PIMA_SHA256}, expected {wanted}; "
+        "the file changed or the wrong file was given\n"
+    )
+    assert LocalRegistry(tmp_path / "home").records() == []
+
+
+def test_missed_criterion_registers_gate_failed_and_exits_1(tmp_path: Path) -> None:
+    source = default_config_path()
+    raw = yaml.safe_load(source.read_text())
+    raw["contract"] = str(source.parent / raw["contract"])
+    raw["data"]["path"] = str(PIMA_CSV)
+    raw["evaluation"]["acceptance"] = [{"metric": "auroc", "statistic": "ci_low", "min": 0.99}]
+    config = tmp_path / "strict.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    done = samdops("run", "train", "--config", str(config), home=tmp_path / "home")
+    assert done.returncode == 1, done.stderr
+    (record,) = LocalRegistry(tmp_path / "home").records()
+    assert record.status == "gate_failed"
+    value = record.document["gate"]["criteria"][0]["value"]
+    assert done.stderr == f"samdops: gate failed: auroc ci_low >= 0.99 (overall: {value})\n"
+    assert "acceptance gate: FAILED" in done.stdout
+    assert sha256_file(record.document["artifacts"]["model"]["uri"].removeprefix("file://")) == (
+        record.model_sha256
+    )
+
+
+def test_registry_cli_lists_and_shows(trained: tuple[Path, list[str]]) -> None:
+    home, _ = trained
+    listing = json.loads(samdops("registry", "list", "--json", home=home).stdout)
+    assert [r["id"] for r in listing] == ["pima-diabetes-onset@1", "pima-diabetes-onset@2"]
+    assert listing[0]["state"] == "registered" and listing[0]["model_sha256"].startswith("sha256:")
+    shown = json.loads(samdops("registry", "show", "latest", "--json", home=home).stdout)
+    assert shown["id"] == "pima-diabetes-onset@2"
+    missing = samdops("registry", "show", "nope", home=home)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("samdops: error: no model named 'nope' in the registry")

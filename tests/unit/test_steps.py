@@ -1,0 +1,80 @@
+"""Steps verify every input digest, and a library error becomes one line and exit 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from samdops.config import TrainingConfig
+from samdops.digest import sha256_file
+from samdops.errors import DigestMismatch
+from samdops.inprocess import _Artifact
+from samdops.steps import ERROR_FILE_ENV, run_step, train_step
+
+
+def _artifact(path: Path, content: bytes, digest: str | None = None) -> _Artifact:
+    path.write_bytes(content)
+    return _Artifact(str(path), {"sha256": digest or sha256_file(path)})
+
+
+def test_input_changed_after_its_digest_was_recorded_is_refused(
+    tmp_path: Path, pima_config: TrainingConfig
+) -> None:
+    train = _artifact(tmp_path / "train", b"original bytes")
+    Path(train.path).write_bytes(b"tampered bytes")
+    with pytest.raises(DigestMismatch) as info:
+        train_step(
+            pima_config.to_json(),
+            train,
+            _Artifact(str(tmp_path / "m")),
+            _Artifact(str(tmp_path / "b")),
+        )
+    assert str(info.value) == (
+        f"training set has digest {sha256_file(train.path)}, expected "
+        f"{train.metadata['sha256']}; the file changed or the wrong file was given"
+    )
+    assert not (tmp_path / "m").exists()
+
+
+def test_input_without_digest_is_refused(tmp_path: Path, pima_config: TrainingConfig) -> None:
+    train = _Artifact(str(tmp_path / "train"))
+    Path(train.path).write_bytes(b"x")
+    with pytest.raises(DigestMismatch, match="training set carries no sha256 digest"):
+        train_step(
+            pima_config.to_json(),
+            train,
+            _Artifact(str(tmp_path / "m")),
+            _Artifact(str(tmp_path / "b")),
+        )
+
+
+def test_run_step_prints_one_line_and_records_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    errors = tmp_path / "errors.jsonl"
+    monkeypatch.setenv(ERROR_FILE_ENV, str(errors))
+
+    def failing_step() -> None:
+        raise DigestMismatch("model has digest sha256:aa, expected sha256:bb")
+
+    with pytest.raises(SystemExit) as info:
+        run_step(failing_step)
+    assert info.value.code == 1
+    assert capsys.readouterr().err == (
+        "samdops: error: model has digest sha256:aa, expected sha256:bb\n"
+    )
+    assert json.loads(errors.read_text()) == {
+        "step": "failing_step",
+        "type": "DigestMismatch",
+        "error": "model has digest sha256:aa, expected sha256:bb",
+    }
+
+
+def test_run_step_keeps_tracebacks_of_bugs() -> None:
+    def buggy_step() -> None:
+        raise ZeroDivisionError("bug")
+
+    with pytest.raises(ZeroDivisionError):
+        run_step(buggy_step)
