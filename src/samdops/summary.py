@@ -52,6 +52,14 @@ def run_summary_markdown(record: dict[str, Any], evaluation: dict[str, Any]) -> 
     for group in evaluation["subgroups"]:
         auroc = _estimate(group["metrics"]["auroc"])
         lines.append(f"| {group['name']} | {group['size']} | {group['positives']} | {auroc} |")
+    lines += ["", "## Calibration (reliability curve)", "", "| mean predicted | observed | n |"]
+    lines.append("|---|---|---|")
+    curve = evaluation["reliability"]
+    for p, o, n in zip(
+        curve["mean_predicted"], curve["observed_rate"], curve["count"], strict=True
+    ):
+        if n:
+            lines.append(f"| {p:.3f} | {o:.3f} | {int(n)} |")
     lines += ["", "## Acceptance criteria", "", "| criterion | group | value | result |"]
     lines.append("|---|---|---|---|")
     for c in gate["criteria"]:
