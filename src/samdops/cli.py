@@ -15,6 +15,9 @@ _COMMAND_MODULES = (
     "samdops.commands.run",
     "samdops.commands.compile",
     "samdops.commands.registry",
+    "samdops.commands.sign",
+    "samdops.commands.users",
+    "samdops.commands.audit",
 )
 
 

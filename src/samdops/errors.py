@@ -54,3 +54,39 @@ class SecretsUnavailable(SamdopsError):
 
 class PipelineError(SamdopsError):
     """A pipeline could not be compiled or a pipeline run failed."""
+
+
+class AuditError(SamdopsError):
+    """The audit log could not record an event durably; the action it records must not happen."""
+
+
+class SignatureInvalid(VerificationError):
+    """A signature does not verify with the given public key."""
+
+
+class AuditVerificationError(VerificationError):
+    """The audit log (or an export of it) fails verification.
+
+    ``index`` is the first entry that fails, or ``None`` when the failure is not tied to one entry
+    (for example a checkpoint signature).
+    """
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class CheckpointInvalid(AuditVerificationError):
+    """A checkpoint is malformed, badly signed, or does not match the log it claims to cover."""
+
+
+class AccessDenied(SamdopsError):
+    """The actor's role does not allow the action, or separation of duties forbids it."""
+
+
+class AuthenticationFailed(SamdopsError):
+    """Re-authentication for a signature failed, or signing is locked for the user."""
+
+
+class LifecycleError(RegistryError):
+    """A lifecycle transition is not allowed from the model's current state."""

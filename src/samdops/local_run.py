@@ -9,6 +9,7 @@ the CLI prints the same one line the step printed.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import io
 import json
 import os
@@ -25,7 +26,7 @@ from samdops import errors
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
 from samdops.registry import LocalRegistry, RegistryRecord
-from samdops.steps import ERROR_FILE_ENV
+from samdops.steps import ACTOR_ENV, ERROR_FILE_ENV
 
 Progress = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -139,6 +140,7 @@ def run_training(
     with (
         open(log_path, "w", encoding="utf-8") as log,
         _env(ERROR_FILE_ENV, str(error_file)),
+        _env(ACTOR_ENV, os.environ.get(ACTOR_ENV) or f"os:{getpass.getuser()}"),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")  # kfp warns that the image name lacks "python"

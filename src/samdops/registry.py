@@ -125,6 +125,8 @@ class LocalRegistry:
                 )
             except FileExistsError:
                 continue  # another registration claimed this version first
+            except OSError as exc:
+                raise RegistryError(f"cannot write the record of {name}@{version}: {exc}") from exc
             return RegistryRecord(document)
         raise RegistryError(f"could not claim a version for {name} in {directory}")
 

@@ -20,6 +20,7 @@ from samdops.digest import parse_digest, sha256_file, verify_file
 from samdops.errors import DigestMismatch, GateFailed, SamdopsError
 
 ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
+ACTOR_ENV = "SAMDOPS_ACTOR"  # the person who started the run (set by the CLI or the submitter)
 
 
 class ArtifactLike(Protocol):
@@ -197,12 +198,14 @@ def register_step(
     """
     from samdops.atomic import atomic_write_bytes, atomic_write_text
     from samdops.digest import canonical_json
+    from samdops.governance.service import GovernedRegistry
     from samdops.provenance import code_version
-    from samdops.registry import LocalRegistry
     from samdops.summary import run_summary_markdown
 
     cfg = TrainingConfig.from_json(config)
-    registry = LocalRegistry(home or None)
+    governed = GovernedRegistry(home or None)
+    registry = governed.registry
+    trained_by = os.environ.get(ACTOR_ENV) or "unknown"
     inputs = {
         "dataset": (dataset, "typed dataset"),
         "train": (train, "training set"),
@@ -222,6 +225,7 @@ def register_step(
     gate = report["gate"]
     fields = {
         "status": "registered" if gate["passed"] else "gate_failed",
+        "trained_by": trained_by,
         "model": {**artifacts["model"], "family": model.metadata.get("family")},
         "gate": gate,
         "metrics": report["overall"]["metrics"],
@@ -241,7 +245,7 @@ def register_step(
             "component_image": image,
         },
     }
-    entry = registry.register(cfg.name, fields)
+    entry = governed.register_model(cfg.name, fields, trained_by=trained_by, run=run)
     atomic_write_bytes(record.path, canonical_json(entry.document))
     _record(record, id=entry.id, status=entry.status)
     atomic_write_text(summary.path, run_summary_markdown(entry.document, report))

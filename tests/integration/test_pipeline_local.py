@@ -174,7 +174,7 @@ def test_registry_cli_lists_and_shows(trained: tuple[Path, list[str]]) -> None:
     home, _ = trained
     listing = json.loads(samdops("registry", "list", "--json", home=home).stdout)
     assert [r["id"] for r in listing] == ["pima-diabetes-onset@1", "pima-diabetes-onset@2"]
-    assert listing[0]["state"] == "registered" and listing[0]["model_sha256"].startswith("sha256:")
+    assert listing[0]["state"] == "validated" and listing[0]["model_sha256"].startswith("sha256:")
     shown = json.loads(samdops("registry", "show", "latest", "--json", home=home).stdout)
     assert shown["id"] == "pima-diabetes-onset@2"
     missing = samdops("registry", "show", "nope", home=home)

@@ -52,7 +52,7 @@ def test_every_step_runs_the_configured_image_without_installing(
     images = executor_images(compiled[0])
     assert set(images) == STEPS
     assert set(images.values()) == {PINNED}
-    spec = yaml.safe_load(compiled[0])
+    spec = next(yaml.safe_load_all(compiled[0]))
     for name in STEPS:
         command = " ".join(spec["deploymentSpec"]["executors"][name]["container"]["command"])
         assert "pip install" not in command
@@ -60,7 +60,7 @@ def test_every_step_runs_the_configured_image_without_installing(
 
 
 def test_dag_order(compiled: tuple[bytes, bytes]) -> None:
-    tasks = yaml.safe_load(compiled[0])["root"]["dag"]["tasks"]
+    tasks = next(yaml.safe_load_all(compiled[0]))["root"]["dag"]["tasks"]
     deps = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     assert deps["ingest"] == {"importer"}
     assert deps["validate"] == {"ingest"}

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from samdops.registry import LocalRegistry, RegistryRecord
+from samdops.governance.service import GovernedRegistry
 
 
 def register(subparsers: Any) -> None:
@@ -24,38 +24,31 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=show_model)
 
 
-def _summary(record: RegistryRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name,
-        "version": record.version,
-        "state": record.status,
-        "model_sha256": record.model_sha256,
-        "registered_at": record.document["registered_at"],
-        "signatures": record.document.get("signatures", []),
-    }
-
-
 def list_models(args: argparse.Namespace) -> int:
-    records = LocalRegistry(args.home).records()
+    models = GovernedRegistry(args.home).models()
     if args.json:
-        print(json.dumps([_summary(r) for r in records], indent=2))
+        print(json.dumps([m.as_dict() for m in models], indent=2))
         return 0
-    for r in records:
-        auroc = r.document["metrics"]["auroc"]
+    for m in models:
+        auroc = m.record.document["metrics"]["auroc"]
         print(
-            f"{r.id:<28} {r.status:<12} {r.document['registered_at']}  "
-            f"AUROC {auroc['point']:.3f}  {r.model_sha256}"
+            f"{m.record.id:<28} {m.state.value:<10} {m.record.document['registered_at']}  "
+            f"AUROC {auroc['point']:.3f}  {m.record.model_sha256}"
         )
-    if not records:
+        for signature in m.history.signatures:
+            print(f"    signed: {signature.display()}")
+    if not models:
         print("no models registered yet; run `samdops run train`")
     return 0
 
 
 def show_model(args: argparse.Namespace) -> int:
-    record = LocalRegistry(args.home).get(args.model)
+    model = GovernedRegistry(args.home).get(args.model)
     if args.json:
-        print(json.dumps({**_summary(record), "record": record.document}, indent=2))
+        print(json.dumps({**model.as_dict(), "record": model.record.document}, indent=2))
     else:
-        print(json.dumps(record.document, indent=2, sort_keys=True))
+        print(json.dumps(model.record.document, indent=2, sort_keys=True))
+        print(f"state: {model.state.value}")
+        for signature in model.history.signatures:
+            print(f"signed: {signature.display()}")
     return 0

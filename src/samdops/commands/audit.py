@@ -1,0 +1,158 @@
+"""``samdops audit verify | export | checkpoint``: offline checks and exports of the audit log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from samdops.audit.checkpoint import Checkpoint
+from samdops.audit.export import export_log, verify_export
+from samdops.audit.log import AuditLog, default_log_dir
+from samdops.audit.signer import DEFAULT_KEY_NAME, LocalEd25519Signer
+from samdops.errors import ConfigError
+from samdops.home import samdops_home
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``samdops audit`` and its subcommands."""
+    audit = subparsers.add_parser("audit", help="verify, export and checkpoint the audit log")
+    commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+
+    verify = commands.add_parser(
+        "verify",
+        help="verify the whole log, one entry against a checkpoint, or an export (offline)",
+    )
+    _log_arg(verify)
+    verify.add_argument("--public-key", type=Path, metavar="PEM", help="trusted public key (PEM)")
+    verify.add_argument("--entry", type=int, metavar="N", help="check only this entry's inclusion")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="a checkpoint note anchored elsewhere: with --entry, prove inclusion in it; "
+        "alone, check the whole log against it too",
+    )
+    verify.add_argument(
+        "--export", type=Path, metavar="DIR", help="verify an export directory instead"
+    )
+    verify.set_defaults(func=_verify)
+
+    export = commands.add_parser("export", help="write a text report and JSONL with proofs")
+    _log_arg(export)
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="export directory")
+    export.add_argument(
+        "--key", type=Path, metavar="PEM", help="private signing key (default: local key)"
+    )
+    export.set_defaults(func=_export)
+
+    checkpoint = commands.add_parser("checkpoint", help="sign a checkpoint of the current log")
+    _log_arg(checkpoint)
+    checkpoint.add_argument(
+        "--key", type=Path, metavar="PEM", help="private signing key (default: local key)"
+    )
+    checkpoint.set_defaults(func=_checkpoint)
+
+    public = commands.add_parser("public-key", help="print the signing key's public half (PEM)")
+    public.add_argument(
+        "--key", type=Path, metavar="PEM", help="private signing key (default: local key)"
+    )
+    public.set_defaults(func=_public)
+
+
+def _log_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log", type=Path, metavar="DIR", help="log directory (default: <home>/audit)"
+    )
+
+
+def _default_key() -> Path:
+    return samdops_home() / "keys" / DEFAULT_KEY_NAME
+
+
+def _read_pem(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read public key {path}: {exc.strerror}") from None
+
+
+def _public_key(path: Path | None) -> bytes:
+    if path is not None:
+        return _read_pem(path)
+    key = _default_key()
+    if not key.exists():
+        raise ConfigError(f"no --public-key given and no local signing key at {key}")
+    print(f"note: using the public half of the local key {key}; pass --public-key to check")
+    return LocalEd25519Signer.load(key).public_key_pem()
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    try:
+        return Checkpoint.from_note(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read checkpoint {path}: {exc}") from None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if args.export is not None:
+        given = _read_pem(args.public_key) if args.public_key else None
+        result = verify_export(args.export, given)
+        if given is None:
+            print("note: checked with the key inside the export; pass --public-key to check")
+        print(
+            f"export OK: {result.size} entries included in checkpoint "
+            f"sha256:{result.checkpoint.root.hex()}"
+        )
+        return 0
+    directory = args.log or default_log_dir()
+    if not directory.is_dir():
+        raise ConfigError(f"no audit log at {directory}; pass --log DIR or set SAMDOPS_HOME")
+    log = AuditLog.open(directory)
+    pem = _public_key(args.public_key)
+    if args.entry is not None:
+        if args.checkpoint is None:
+            raise ConfigError("--entry needs --checkpoint FILE (the checkpoint to prove against)")
+        checkpoint = _read_checkpoint(args.checkpoint)
+        record = log.verify_entry(args.entry, checkpoint, pem)
+        print(
+            f"entry {record.seq} ({record.digest}) is included in the checkpoint at size "
+            f"{checkpoint.size}, root sha256:{checkpoint.root.hex()}"
+        )
+        return 0
+    trusted = [_read_checkpoint(args.checkpoint)] if args.checkpoint else []
+    verified = log.verify(pem, trusted=trusted)
+    cp = verified.checkpoint
+    anchor = f"checkpoint at size {cp.size}, root sha256:{cp.root.hex()}" if cp else "no entries"
+    print(
+        f"audit log OK: {verified.size} entries, {anchor}, "
+        f"{verified.checkpoints_checked} checkpoints checked, "
+        f"{verified.unanchored} entries after the latest checkpoint"
+    )
+    return 0
+
+
+def _signed_log(args: argparse.Namespace) -> tuple[AuditLog, LocalEd25519Signer]:
+    signer = LocalEd25519Signer.load_or_create(args.key or _default_key())
+    return AuditLog.open(args.log or default_log_dir(), signer=signer), signer
+
+
+def _export(args: argparse.Namespace) -> int:
+    log, signer = _signed_log(args)
+    result = export_log(log, args.out, signer.public_key_pem())
+    print(f"exported {result.size} entries to {args.out}")
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    log, _ = _signed_log(args)
+    checkpoint = log.checkpoint()
+    print(checkpoint.to_note(), end="")
+    return 0
+
+
+def _public(args: argparse.Namespace) -> int:
+    signer = LocalEd25519Signer.load_or_create(args.key or _default_key())
+    print(signer.public_key_pem().decode(), end="")
+    print(f"key id {signer.key_id}", file=sys.stderr)
+    return 0

@@ -1,0 +1,93 @@
+"""``samdops users``: the embedded user directory (ids are never reused)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from samdops.commands._auth import add_password_args, read_password
+from samdops.governance.identity import UserDirectory, UserKind
+from samdops.governance.roles import Role
+
+
+def register(subparsers: Any) -> None:
+    users = subparsers.add_parser("users", help="manage the embedded user directory")
+    commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+
+    boot = commands.add_parser("bootstrap", help="create the first user administrator")
+    boot.add_argument("--id", required=True)
+    boot.add_argument("--name", required=True, help="printed name")
+    boot.add_argument("--password-stdin", action="store_true")
+    boot.set_defaults(func=bootstrap)
+
+    add = commands.add_parser("add", help="add a user (temporary password from stdin)")
+    add.add_argument("id")
+    add.add_argument("--name", required=True, help="printed name, shown with signatures")
+    add.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    add.add_argument("--service-account", action="store_true")
+    add_password_args(add)
+    add.set_defaults(func=add_user)
+
+    passwd = commands.add_parser("passwd", help="set your own password (old, then new, on stdin)")
+    passwd.add_argument("--user", required=True)
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(func=change_password)
+
+    listing = commands.add_parser("list", help="list users and their roles")
+    listing.set_defaults(func=list_users)
+    for parser in (boot, add, passwd, listing):
+        parser.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+
+
+def bootstrap(args: argparse.Namespace) -> int:
+    user = UserDirectory(args.home).bootstrap_admin(args.id, args.name, read_password(args))
+    print(f"created user administrator {user.id} ({user.name})")
+    return 0
+
+
+def add_user(args: argparse.Namespace) -> int:
+    directory = UserDirectory(args.home)
+    admin = directory.authenticate(args.user, read_password(args, "your password: "))
+    temporary = read_password(args, "temporary password for the new user: ")
+    kind = UserKind.SERVICE if args.service_account else UserKind.PERSON
+    user = directory.add(
+        admin,
+        args.id,
+        args.name,
+        {Role(r) for r in args.role},
+        kind=kind,
+        temporary_password=temporary,
+    )
+    print(
+        f"added {user.id} ({user.name}), roles {', '.join(sorted(user.roles))}; "
+        "the password is temporary until the user changes it"
+    )
+    return 0
+
+
+def change_password(args: argparse.Namespace) -> int:
+    old = read_password(args, "current password: ")
+    new = read_password(args, "new password: ")
+    UserDirectory(args.home).change_password(args.user, old, new)
+    print(f"password changed for {args.user}", file=sys.stderr)
+    return 0
+
+
+def list_users(args: argparse.Namespace) -> int:
+    for user in UserDirectory(args.home).users():
+        flags = [
+            f
+            for f, on in (
+                ("locked", user.locked),
+                ("disabled", user.disabled),
+                ("temporary-password", user.must_change_password),
+            )
+            if on
+        ]
+        print(
+            f"{user.id:<20} {user.name:<24} {user.kind:<8} {','.join(sorted(user.roles))}"
+            f"  {' '.join(flags)}"
+        )
+    return 0

@@ -1,0 +1,67 @@
+"""Roles and the least-privilege permission matrix (AC-02, AC-03)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from samdops.errors import AccessDenied
+
+
+class Role(enum.StrEnum):
+    DATA_STEWARD = "data-steward"
+    ML_ENGINEER = "ml-engineer"
+    QA_REVIEWER = "qa-reviewer"
+    RELEASE_MANAGER = "release-manager"
+    AUDITOR = "auditor"
+    PIPELINE = "pipeline"  # the pipeline service account
+    USER_ADMIN = "user-admin"
+
+
+class Permission(enum.StrEnum):
+    READ_REGISTRY = "read-registry"
+    REGISTER_DATA = "register-data"
+    REGISTER_MODEL = "register-model"
+    RECORD_GATE = "record-gate"
+    SIGN_AUTHORSHIP = "sign-authorship"
+    SIGN_REVIEW = "sign-review"
+    SIGN_APPROVAL = "sign-approval"
+    RELEASE = "release"
+    RETIRE = "retire"
+    REJECT = "reject"
+    READ_AUDIT = "read-audit"
+    EXPORT_AUDIT = "export-audit"
+    MANAGE_USERS = "manage-users"
+
+
+P = Permission
+# Nothing here grants a change to audit data: no role can alter or purge it (AT-06).
+MATRIX: Mapping[Role, frozenset[Permission]] = {
+    Role.DATA_STEWARD: frozenset({P.READ_REGISTRY, P.REGISTER_DATA}),
+    Role.ML_ENGINEER: frozenset({P.READ_REGISTRY, P.REGISTER_MODEL, P.SIGN_AUTHORSHIP}),
+    Role.QA_REVIEWER: frozenset({P.READ_REGISTRY, P.SIGN_REVIEW, P.REJECT, P.READ_AUDIT}),
+    Role.RELEASE_MANAGER: frozenset(
+        {P.READ_REGISTRY, P.SIGN_APPROVAL, P.RELEASE, P.RETIRE, P.REJECT}
+    ),
+    Role.AUDITOR: frozenset({P.READ_REGISTRY, P.READ_AUDIT, P.EXPORT_AUDIT}),
+    Role.PIPELINE: frozenset({P.READ_REGISTRY, P.REGISTER_MODEL, P.RECORD_GATE}),
+    Role.USER_ADMIN: frozenset({P.MANAGE_USERS}),
+}
+
+
+def permissions(roles: frozenset[Role]) -> frozenset[Permission]:
+    """Every permission the roles grant together."""
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= MATRIX[role]
+    return frozenset(granted)
+
+
+def require(user_id: str, roles: frozenset[Role], permission: Permission) -> None:
+    """Raise :class:`AccessDenied` unless one of ``roles`` grants ``permission`` (AC-03)."""
+    if permission not in permissions(roles):
+        held = ", ".join(sorted(r.value for r in roles)) or "none"
+        raise AccessDenied(
+            f"user {user_id!r} (roles: {held}) may not {permission.value}; "
+            f"ask a user whose role grants it"
+        )

@@ -1,0 +1,339 @@
+"""The governed registry: registrations, gate results, signatures and state changes as audit events.
+
+Every change is appended to the audit log first (AT-11: if the append fails, nothing changes) and
+a model's state and signatures are read back from the log (AT-01). Registration record files are
+write-once; a record whose bytes no longer match the digest its audit event recorded is refused.
+Refused attempts (wrong role, separation of duties, skipped state, bad password) are audited with
+outcome ``denied``; a lockout is a high-severity security event (ES-06).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
+from samdops.audit.event import Target as AuditTarget
+from samdops.audit.log import AuditLog
+from samdops.audit.siem import EventSink, OcsfFileSink, SyslogSink
+from samdops.audit.signer import LocalEd25519Signer, Signer
+from samdops.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    ConfigError,
+    LifecycleError,
+    VerificationError,
+)
+from samdops.governance.identity import Authenticated, UserDirectory, UserKind
+from samdops.governance.lifecycle import (
+    MODEL_KIND,
+    ModelHistory,
+    State,
+    check_transition,
+    histories,
+)
+from samdops.governance.roles import Permission, Role, require
+from samdops.governance.signatures import Meaning, record_digest, sign_record
+from samdops.provenance import utc_now
+from samdops.registry import LocalRegistry, RegistryRecord
+
+PIPELINE_ACTOR = "svc:samdops-pipeline"
+ESIGN_KEY_NAME = "esign-ed25519.pem"
+SIEM_SYSLOG_ENV = "SAMDOPS_SIEM_SYSLOG"  # udp://host:port or tcp://host:port
+SIEM_OCSF_ENV = "SAMDOPS_SIEM_OCSF"  # path of an OCSF JSON-lines file
+_SIGN_PERMISSION = {
+    Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
+    Meaning.REVIEW: Permission.SIGN_REVIEW,
+    Meaning.APPROVAL: Permission.SIGN_APPROVAL,
+    Meaning.RESPONSIBILITY: Permission.RELEASE,
+}
+_T = TypeVar("_T")
+
+
+def sinks_from_env() -> list[EventSink]:
+    """SIEM destinations configured by ``$SAMDOPS_SIEM_SYSLOG`` and ``$SAMDOPS_SIEM_OCSF``."""
+    sinks: list[EventSink] = []
+    syslog = os.environ.get(SIEM_SYSLOG_ENV)
+    if syslog:
+        url = urlsplit(syslog)
+        if url.scheme not in ("udp", "tcp") or not url.hostname or not url.port:
+            raise ConfigError(f"{SIEM_SYSLOG_ENV} must be udp://HOST:PORT or tcp://HOST:PORT")
+        sinks.append(SyslogSink(url.hostname, url.port, url.scheme))  # type: ignore[arg-type]
+    ocsf = os.environ.get(SIEM_OCSF_ENV)
+    if ocsf:
+        sinks.append(OcsfFileSink(ocsf))
+    return sinks
+
+
+@dataclass(frozen=True)
+class GovernedModel:
+    """A registration record with the state and signatures the audit log gives it."""
+
+    record: RegistryRecord
+    history: ModelHistory
+
+    @property
+    def state(self) -> State:
+        return self.history.state
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.record.id,
+            "name": self.record.name,
+            "version": self.record.version,
+            "state": self.state.value,
+            "model_sha256": self.record.model_sha256,
+            "record_sha256": self.history.record_sha256,
+            "gate_passed": self.history.gate_passed,
+            "registered_at": self.record.document["registered_at"],
+            "trained_by": self.history.trained_by,
+            "signatures": [
+                {**s.as_dict(), "display": s.display()} for s in self.history.signatures
+            ],
+        }
+
+
+class GovernedRegistry:
+    """The registry as a view of the audit log, with the lifecycle and e-signatures."""
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        esign_key: Signer | None = None,
+        audit_key: Signer | None = None,
+        sinks: Sequence[EventSink] | None = None,
+    ) -> None:
+        self.registry = LocalRegistry(home)
+        keys = self.registry.home / "keys"
+        self.audit_key = audit_key or LocalEd25519Signer.load_or_create(keys / "audit-ed25519.pem")
+        self.esign_key = esign_key or LocalEd25519Signer.load_or_create(keys / ESIGN_KEY_NAME)
+        self.audit = AuditLog.open(
+            self.registry.home / "audit",
+            signer=self.audit_key,
+            sinks=sinks_from_env() if sinks is None else sinks,
+        )
+        self.users = UserDirectory(self.registry.home)
+
+    # -- the pipeline --------------------------------------------------------------------------
+
+    def register_model(
+        self, name: str, fields: dict[str, Any], *, trained_by: str, run: str
+    ) -> RegistryRecord:
+        """Register a model version (and its gate result) as the pipeline service account."""
+        require(PIPELINE_ACTOR, frozenset({Role.PIPELINE}), Permission.REGISTER_MODEL)
+        record = self.registry.register(name, fields)
+        gate = "passed" if record.document["gate"]["passed"] else "failed"
+        actor = Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN)
+        source = Source(SourceKind.PIPELINE_RUN, run or "unknown")
+        target = AuditTarget(record.name, str(record.version))
+        self.audit.append(
+            EventDraft(
+                actor=actor,
+                action=Action.CREATE,
+                target=target,
+                source=source,
+                new_hash=record_digest(record.document),
+                details={"kind": MODEL_KIND, "gate": gate, "trained_by": trained_by},
+            )
+        )
+        if gate == "passed":
+            self.audit.append(
+                EventDraft(
+                    actor=actor,
+                    action=Action.STATE_CHANGE,
+                    target=target,
+                    source=source,
+                    details={"from": "registered", "to": "validated", "why": "gate passed"},
+                )
+            )
+        self.audit.checkpoint()
+        return record
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def models(self) -> list[GovernedModel]:
+        """Every registered model version the audit log knows, verified against its record."""
+        return [self._governed(h) for h in histories(self.audit.entries()).values()]
+
+    def get(self, ref: str) -> GovernedModel:
+        """A model by ``name@version``, ``name`` (latest version) or ``latest``."""
+        record = self.registry.get(ref)
+        history = histories(self.audit.entries()).get(record.id)
+        if history is None:
+            raise VerificationError(
+                f"{record.id} has a record file but no audit event: it was never registered "
+                "through the audited path and is not part of the registry"
+            )
+        return self._governed(history, record)
+
+    def _governed(
+        self, history: ModelHistory, record: RegistryRecord | None = None
+    ) -> GovernedModel:
+        record = record or self.registry.get(history.model)
+        actual = record_digest(record.document)
+        if actual != history.record_sha256:
+            raise VerificationError(
+                f"record {record.id} hashes to {actual}, but its audit event recorded "
+                f"{history.record_sha256}: the record was changed after registration"
+            )
+        for signature in history.signatures:
+            signature.verify(record.document, self.esign_key.public_key_pem())
+        return GovernedModel(record, history)
+
+    # -- people --------------------------------------------------------------------------------
+
+    def sign(
+        self, ref: str, meaning: Meaning, user_id: str, password: str, *, source: str = "cli"
+    ) -> GovernedModel:
+        """Sign a model version with ``meaning`` after re-authenticating ``user_id``."""
+        model = self.get(ref)
+        target = AuditTarget(model.record.name, str(model.record.version))
+        who = self._authenticate(user_id, password, target, source)
+
+        def checks() -> None:
+            self._signer_checks(who, model, meaning)
+
+        self._guarded(checks, who, target, source, f"sign:{meaning.value}")
+        signature = sign_record(
+            model.record.document,
+            meaning=meaning,
+            signer_id=who.user.id,
+            name=who.user.name,
+            signed_at=utc_now(),
+            key=self.esign_key,
+        )
+        details = {f"sig.{k}": v for k, v in signature.as_dict().items()}
+        self.audit.append(
+            EventDraft(
+                actor=Actor(who.user.id, AuthMethod.PASSWORD),
+                action=Action.SIGN,
+                target=target,
+                source=Source(SourceKind.CLI, source),
+                prev_hash=model.history.record_sha256,
+                new_hash=signature.digest,
+                details={"meaning": meaning.value, **details},
+            )
+        )
+        self.audit.checkpoint()
+        return self.get(model.record.id)
+
+    def transition(
+        self,
+        ref: str,
+        to: State,
+        user_id: str,
+        password: str,
+        *,
+        reason: str | None = None,
+        source: str = "cli",
+    ) -> GovernedModel:
+        """Release, retire or reject a model version (re-authenticated, audited)."""
+        model = self.get(ref)
+        target = AuditTarget(model.record.name, str(model.record.version))
+        who = self._authenticate(user_id, password, target, source)
+        permission = {
+            State.RELEASED: Permission.RELEASE,
+            State.RETIRED: Permission.RETIRE,
+            State.REJECTED: Permission.REJECT,
+        }.get(to)
+
+        def checks() -> None:
+            if permission is None:
+                raise LifecycleError(
+                    f"{to.value} is reached by a signature or the pipeline, not by promote"
+                )
+            require(who.user.id, who.user.roles, permission)
+            check_transition(model.record.id, model.state, to)
+            if to in (State.RETIRED, State.REJECTED) and not (reason and reason.strip()):
+                raise LifecycleError(f"a reason is required to make {model.record.id} {to.value}")
+
+        self._guarded(checks, who, target, source, f"promote:{to.value}")
+        self.audit.append(
+            EventDraft(
+                actor=Actor(who.user.id, AuthMethod.PASSWORD),
+                action=Action.STATE_CHANGE,
+                target=target,
+                source=Source(SourceKind.CLI, source),
+                details={"from": model.state.value, "to": to.value, "why": reason or to.value},
+            )
+        )
+        self.audit.checkpoint()
+        return self.get(model.record.id)
+
+    def _authenticate(
+        self, user_id: str, password: str, target: AuditTarget, source: str
+    ) -> Authenticated:
+        try:
+            return self.users.authenticate(user_id, password)
+        except AuthenticationFailed as exc:
+            self.audit.append(
+                EventDraft(
+                    actor=Actor(user_id or "unknown", AuthMethod.PASSWORD),
+                    action=Action.SIGNING_FAILURE,
+                    target=target,
+                    source=Source(SourceKind.CLI, source),
+                    outcome=Outcome.DENIED,
+                    details={"error": str(exc)},
+                )
+            )
+            raise
+
+    def _guarded(
+        self,
+        checks: Callable[[], None],
+        who: Authenticated,
+        target: AuditTarget,
+        source: str,
+        attempted: str,
+    ) -> None:
+        """Run ``checks``; record a refusal as a denied event and re-raise it."""
+        try:
+            checks()
+        except (AccessDenied, LifecycleError) as exc:
+            self.audit.append(
+                EventDraft(
+                    actor=Actor(who.user.id, AuthMethod.PASSWORD),
+                    action=Action.STATE_CHANGE,
+                    target=target,
+                    source=Source(SourceKind.CLI, source),
+                    outcome=Outcome.DENIED,
+                    details={"attempted": attempted, "error": str(exc)},
+                )
+            )
+            raise
+
+    @staticmethod
+    def _signer_checks(who: Authenticated, model: GovernedModel, meaning: Meaning) -> None:
+        user, history = who.user, model.history
+        if user.kind == UserKind.SERVICE:
+            raise AccessDenied(f"{user.id} is a service account; service accounts cannot sign")
+        if user.must_change_password:
+            raise AccessDenied(
+                f"{user.id} still has a temporary password set by an administrator; "
+                "choose your own with `samdops users passwd` before signing"
+            )
+        require(user.id, user.roles, _SIGN_PERMISSION[meaning])
+        if meaning == Meaning.AUTHORSHIP and user.id != history.trained_by:
+            raise AccessDenied(f"only {history.trained_by}, who trained it, can sign authorship")
+        if meaning in (Meaning.REVIEW, Meaning.APPROVAL):
+            if user.id in (history.trained_by, history.registered_by):
+                raise AccessDenied(
+                    f"{user.id} trained or registered {history.model} and cannot "
+                    f"{meaning.value} it (separation of duties)"
+                )
+            if meaning == Meaning.APPROVAL and user.id in history.signers("review"):
+                raise AccessDenied(
+                    f"{user.id} reviewed {history.model}; the approver must be someone else"
+                )
+            if not history.gate_passed:
+                raise LifecycleError(
+                    f"{history.model} failed its acceptance gate and cannot be "
+                    f"{'reviewed' if meaning == Meaning.REVIEW else 'approved'}"
+                )
+            target = State.REVIEWED if meaning == Meaning.REVIEW else State.APPROVED
+            check_transition(history.model, history.state, target)
