@@ -360,3 +360,24 @@ def test_authenticated_value_is_required_to_manage(gov: GovernedRegistry) -> Non
     forged = Authenticated(gov.users.get("eve"), "password")
     with pytest.raises(AccessDenied):
         UserDirectory(gov.registry.home).add(forged, "z", "Z", {Role.AUDITOR})
+
+
+def test_audit_purge_is_refused_for_every_role_and_audited(gov: GovernedRegistry) -> None:
+    _register(gov)
+    before = len(gov.audit)
+    for user in ("admin", "max", "quinn"):
+        with pytest.raises(AccessDenied, match=r"^audit entries before 2 cover 1 record\(s\) that"):
+            gov.purge_audit(user, PASSWORDS[user], before=2, reason="disk space")
+    attempts = list(gov.audit.entries(before))
+    assert [(r.event.action, r.event.outcome, r.event.actor.id) for r in attempts] == [
+        (Action.PURGE_ATTEMPT, Outcome.DENIED, user) for user in ("admin", "max", "quinn")
+    ]
+    assert gov.get("pima@1").state == State.VALIDATED  # nothing was removed
+
+
+def test_no_permission_alters_audit_data() -> None:
+    granted = {p for perms in MATRIX.values() for p in perms}
+    assert not {p for p in granted if "audit" in p.value} - {
+        Permission.READ_AUDIT,
+        Permission.EXPORT_AUDIT,
+    }

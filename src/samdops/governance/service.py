@@ -265,6 +265,33 @@ class GovernedRegistry:
         self.audit.checkpoint()
         return self.get(model.record.id)
 
+    def purge_audit(self, user_id: str, password: str, *, before: int, reason: str) -> None:
+        """Refuse, and audit, an attempt to purge audit entries (AT-06, AT-07).
+
+        Audit data is retained at least as long as the records it covers, and records are
+        never deleted by samdops, so every purge is early: no role may purge.
+        """
+        target = AuditTarget("audit-log", str(len(self.audit)))
+        who = self._authenticate(user_id, password, target, "purge")
+        covered = sorted({str(r.event.target) for r in self.audit.entries(0, before)})
+        message = (
+            f"audit entries before {before} cover {len(covered)} record(s) that are still "
+            "retained; audit data is kept at least as long as the records it covers (AT-07) "
+            "and no role may purge it"
+        )
+        self.audit.append(
+            EventDraft(
+                actor=Actor(who.user.id, AuthMethod.PASSWORD),
+                action=Action.PURGE_ATTEMPT,
+                target=target,
+                source=Source(SourceKind.CLI, "purge"),
+                outcome=Outcome.DENIED,
+                reason=reason or "none given",
+                details={"before": str(before), "error": message},
+            )
+        )
+        raise AccessDenied(message)
+
     def _authenticate(
         self, user_id: str, password: str, target: AuditTarget, source: str
     ) -> Authenticated:
