@@ -381,3 +381,29 @@ def test_no_permission_alters_audit_data() -> None:
         Permission.READ_AUDIT,
         Permission.EXPORT_AUDIT,
     }
+
+
+def test_changes_reach_the_siem_over_udp(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(5)
+    port = listener.getsockname()[1]
+    ocsf = tmp_path / "ocsf.jsonl"
+    monkeypatch.setenv("SAMDOPS_SIEM", f"syslog+udp://127.0.0.1:{port}, ocsf+file://{ocsf}")
+    registry = GovernedRegistry(home)
+    registry.register_model("pima", _fields(), trained_by="eve", run="run-9")
+    messages = []
+    try:
+        while len(messages) < 3:  # create, state change, checkpoint
+            messages.append(listener.recvfrom(65535)[0].decode())
+    finally:
+        listener.close()
+    assert "CEF:0|samdops|samdops-audit|" in messages[0] and "pima@1" in messages[0]
+    assert "audit:state_change|state_change pima@1" in messages[1]
+    assert "checkpoint" in messages[2].lower()
+    lines = ocsf.read_text().splitlines()
+    assert len(lines) >= 2 and json.loads(lines[0])["class_uid"] == 6003

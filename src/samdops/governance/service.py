@@ -14,17 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
 from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
-from samdops.audit.siem import EventSink, OcsfFileSink, SyslogSink
+from samdops.audit.siem import EventSink, sink_from_url
 from samdops.audit.signer import LocalEd25519Signer, Signer
 from samdops.errors import (
     AccessDenied,
     AuthenticationFailed,
-    ConfigError,
     LifecycleError,
     VerificationError,
 )
@@ -43,8 +41,7 @@ from samdops.registry import LocalRegistry, RegistryRecord
 
 PIPELINE_ACTOR = "svc:samdops-pipeline"
 ESIGN_KEY_NAME = "esign-ed25519.pem"
-SIEM_SYSLOG_ENV = "SAMDOPS_SIEM_SYSLOG"  # udp://host:port or tcp://host:port
-SIEM_OCSF_ENV = "SAMDOPS_SIEM_OCSF"  # path of an OCSF JSON-lines file
+SIEM_ENV = "SAMDOPS_SIEM"
 _SIGN_PERMISSION = {
     Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
     Meaning.REVIEW: Permission.SIGN_REVIEW,
@@ -55,18 +52,10 @@ _T = TypeVar("_T")
 
 
 def sinks_from_env() -> list[EventSink]:
-    """SIEM destinations configured by ``$SAMDOPS_SIEM_SYSLOG`` and ``$SAMDOPS_SIEM_OCSF``."""
-    sinks: list[EventSink] = []
-    syslog = os.environ.get(SIEM_SYSLOG_ENV)
-    if syslog:
-        url = urlsplit(syslog)
-        if url.scheme not in ("udp", "tcp") or not url.hostname or not url.port:
-            raise ConfigError(f"{SIEM_SYSLOG_ENV} must be udp://HOST:PORT or tcp://HOST:PORT")
-        sinks.append(SyslogSink(url.hostname, url.port, url.scheme))  # type: ignore[arg-type]
-    ocsf = os.environ.get(SIEM_OCSF_ENV)
-    if ocsf:
-        sinks.append(OcsfFileSink(ocsf))
-    return sinks
+    """SIEM destinations from ``$SAMDOPS_SIEM``: comma-separated ``syslog+udp://HOST:PORT``,
+    ``syslog+tcp://HOST:PORT`` or ``ocsf+file:///PATH`` (see :func:`sink_from_url`)."""
+    value = os.environ.get(SIEM_ENV, "")
+    return [sink_from_url(url.strip()) for url in value.split(",") if url.strip()]
 
 
 @dataclass(frozen=True)
