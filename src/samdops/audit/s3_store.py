@@ -1,4 +1,4 @@
-"""Audit entries and checkpoints as write-once objects on S3 (MinIO, SeaweedFS, AWS) with Object Lock.
+"""Audit entries and checkpoints as write-once S3 objects (MinIO, SeaweedFS, AWS), Object Lock.
 
 Create-if-absent is a conditional PUT (``If-None-Match: *``): of several writers racing for
 entry ``n`` exactly one gets 200 and the others 412 Precondition Failed, which is what
@@ -113,7 +113,9 @@ class S3EntryStore:
         except S3Error as exc:
             if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
                 return False  # another writer created it first
-            raise AuditError(f"cannot write audit object s3://{self.bucket}/{key}: {exc.code}") from None
+            raise AuditError(
+                f"cannot write audit object s3://{self.bucket}/{key}: {exc.code}"
+            ) from None
         except (OSError, HTTPError) as exc:
             raise AuditError(f"cannot write audit object s3://{self.bucket}/{key}: {exc}") from None
         return True
