@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "samdops.commands.run",
     "samdops.commands.compile",
     "samdops.commands.registry",
+    "samdops.commands.vault",
     "samdops.commands.sign",
     "samdops.commands.users",
     "samdops.commands.audit",

@@ -7,6 +7,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
 
 from samdops.atomic import atomic_write_bytes
 from samdops.digest import parse_digest
@@ -44,7 +45,7 @@ class LocalStore:
         fd, tmp = tempfile.mkstemp(dir=staging, suffix=".part")
         try:
             h = hashlib.sha256()
-            with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            with self._open_source(source) as src, os.fdopen(fd, "wb") as dst:
                 for chunk in iter(lambda: src.read(_CHUNK), b""):
                     h.update(chunk)
                     dst.write(chunk)
@@ -63,6 +64,10 @@ class LocalStore:
             raise StoreError(f"cannot store {source} in {self.root}: {exc.strerror}") from exc
         finally:
             os.unlink(tmp)
+
+    def _open_source(self, path: Path) -> IO[bytes]:
+        """Open the file to store (tests override this to simulate read failures)."""
+        return open(path, "rb")
 
     def get_bytes(self, digest: str) -> bytes:
         path = self._path(digest)

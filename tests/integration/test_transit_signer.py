@@ -1,0 +1,67 @@
+"""Signatures made by a Vault Transit key (OpenBao) verify offline; the key cannot be exported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hvac.exceptions
+import pytest
+
+from samdops.audit.checkpoint import sign_checkpoint
+from samdops.audit.signer import verify_signature
+from samdops.audit.transit import TransitSigner
+from samdops.errors import SecretsUnavailable, SignatureInvalid
+from samdops.governance.signatures import Meaning, sign_record
+
+
+def test_transit_signature_verifies_offline(vault_bootstrapped: Any) -> None:
+    signer = TransitSigner(vault_bootstrapped.client(), "samdops-audit")
+    signature = signer.sign(b"record bytes")
+    verify_signature(signer.public_key_pem(), b"record bytes", signature)
+    with pytest.raises(SignatureInvalid):
+        verify_signature(signer.public_key_pem(), b"other bytes", signature)
+    assert signer.key_id.startswith("sha256:")
+
+
+def test_transit_signs_checkpoints_and_e_signatures(vault_bootstrapped: Any) -> None:
+    signer = TransitSigner(vault_bootstrapped.client(), "samdops-audit")
+    checkpoint = sign_checkpoint("samdops-audit", 3, b"\x01" * 32, signer)
+    checkpoint.verify(signer.public_key_pem())
+    document = {"name": "pima", "version": 1, "metrics": {}}
+    esig = sign_record(
+        document,
+        meaning=Meaning.APPROVAL,
+        signer_id="max",
+        name="Max",
+        signed_at="2026-11-28T14:00:00.000Z",
+        key=signer,
+    )
+    esig.verify(document, signer.public_key_pem())
+
+
+def test_private_key_cannot_be_exported(vault_bootstrapped: Any) -> None:
+    client = vault_bootstrapped.client()
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="not exportable"):
+        client.secrets.transit.export_key("samdops-audit", key_type="signing-key")
+
+
+def _login(vault: Any, approle_login: Any, role: str) -> Any:
+    credentials = approle_login(role)
+    client = vault.client(token="")
+    client.auth.approle.login(
+        role_id=credentials.role_id.reveal(), secret_id=credentials.secret_id.reveal()
+    )
+    return client
+
+
+def test_register_role_signs(vault_bootstrapped: Any, approle_login: Any) -> None:
+    signer = TransitSigner(_login(vault_bootstrapped, approle_login, "register"), "samdops-audit")
+    verify_signature(signer.public_key_pem(), b"x", signer.sign(b"x"))
+
+
+def test_other_roles_cannot_sign(vault_bootstrapped: Any, approle_login: Any) -> None:
+    client = _login(vault_bootstrapped, approle_login, "train")
+    with pytest.raises(
+        SecretsUnavailable, match="cannot read Transit key transit/samdops-audit: permission denied"
+    ):
+        TransitSigner(client, "samdops-audit")
