@@ -21,6 +21,7 @@ def register(
     image: str,
     summary: Output[Markdown],
     record: Output[Artifact],
+    store: str = "",
 ) -> None:
     """Register the model (status gate_failed when a criterion was missed) and summarise the run."""
     from samdops.steps import register_step, run_step
@@ -41,4 +42,5 @@ def register(
         image=image,
         summary=summary,
         record=record,
+        store=store,
     )

@@ -47,6 +47,7 @@ def run_training_in_process(
     home: Path,
     workdir: Path,
     run: str = "in-process",
+    store: str = "",
 ) -> RegistryRecord:
     """Run ingest, validate, train, evaluate and register in this process; return the record."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -81,5 +82,6 @@ def run_training_in_process(
         "in-process (no image)",
         summary,
         record,
+        store,
     )
     return LocalRegistry(home).get(record.metadata["id"])

@@ -116,6 +116,7 @@ def run_training(
     home: Path,
     progress: Progress = print,
     run: str | None = None,
+    store: str = "",
 ) -> LocalRunResult:
     """Run the training pipeline on ``data`` locally; return the registered record.
 
@@ -157,6 +158,7 @@ def run_training(
                 data_sha256=expected,
                 home=str(home),
                 run=run,
+                store=store,
             )
     seconds = time.monotonic() - started
     if error_file.exists():

@@ -2,7 +2,8 @@
 
 Layout::
 
-    <home>/store/sha256/<hex>                        every artifact, content-addressed
+    <home>/store/sha256/<hex>                        every artifact, content-addressed (or
+                                                     another ArtifactStore, e.g. S3)
     <home>/registry/models/<name>/<version>.json     registration records, write-once
     <home>/registry/test-sets/<hex>.json             test-set digests, registered before training
 
@@ -23,6 +24,7 @@ from samdops.digest import canonical_json, parse_digest
 from samdops.errors import RegistryError
 from samdops.home import samdops_home
 from samdops.provenance import utc_now
+from samdops.store import ArtifactStore
 from samdops.store.local import LocalStore
 
 RECORD_SCHEMA = "samdops.registration/v1"
@@ -60,9 +62,11 @@ class RegistryRecord:
 class LocalRegistry:
     """Registration records and artifacts in a directory (the embedded default)."""
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(
+        self, home: str | Path | None = None, *, store: ArtifactStore | None = None
+    ) -> None:
         self.home = samdops_home(home)
-        self.store = LocalStore(self.home / "store")
+        self.store: ArtifactStore = store or LocalStore(self.home / "store")
         self._models = self.home / "registry" / "models"
         self._test_sets = self.home / "registry" / "test-sets"
 

@@ -190,11 +190,14 @@ def register_step(
     image: str,
     summary: ArtifactLike,
     record: ArtifactLike,
+    store: str = "",
 ) -> None:
     """Store every artifact by digest and write the registration record with its lineage.
 
     A model that missed an acceptance criterion is registered with status ``gate_failed`` (the
-    evidence is kept) and the step then fails, so the run shows the failure.
+    evidence is kept) and the step then fails, so the run shows the failure. ``store`` is an
+    artifact store location (``s3://BUCKET/PREFIX``; empty: the local store in the home); its
+    credentials are read now from the secrets backend, never passed as parameters.
     """
     from samdops.atomic import atomic_write_bytes, atomic_write_text
     from samdops.digest import canonical_json
@@ -203,7 +206,9 @@ def register_step(
     from samdops.summary import run_summary_markdown
 
     cfg = TrainingConfig.from_json(config)
-    governed = GovernedRegistry(home or None)
+    from samdops.store import open_store
+
+    governed = GovernedRegistry(home or None, store=open_store(store) if store else None)
     registry = governed.registry
     trained_by = os.environ.get(ACTOR_ENV) or "unknown"
     inputs = {

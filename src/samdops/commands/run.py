@@ -29,6 +29,12 @@ def register(subparsers: Any) -> None:
         "--data is not given)",
     )
     train.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    train.add_argument(
+        "--store",
+        default="",
+        help="artifact store: s3://BUCKET/PREFIX (endpoint from $SAMDOPS_S3_ENDPOINT, "
+        "credentials from Vault or the environment) instead of the local store in the home",
+    )
     train.set_defaults(func=run_train)
 
 
@@ -48,7 +54,9 @@ def run_train(args: argparse.Namespace) -> int:
     home = samdops_home(args.home)
     _line(f"samdops: training {config.name} on {data} through kfp.local")
     _line(f"  config {config_path}; home {home}")
-    result = run_training(config, data=data, data_sha256=digest, home=home, progress=_line)
+    result = run_training(
+        config, data=data, data_sha256=digest, home=home, progress=_line, store=args.store
+    )
     record = result.record.document
     _print_summary(record, result.run_dir, result.log_path, result.seconds)
     if result.record.status == "gate_failed":

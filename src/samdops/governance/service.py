@@ -38,6 +38,7 @@ from samdops.governance.roles import Permission, Role, require
 from samdops.governance.signatures import Meaning, record_digest, sign_record
 from samdops.provenance import utc_now
 from samdops.registry import LocalRegistry, RegistryRecord
+from samdops.store import ArtifactStore
 
 PIPELINE_ACTOR = "svc:samdops-pipeline"
 ESIGN_KEY_NAME = "esign-ed25519.pem"
@@ -96,8 +97,9 @@ class GovernedRegistry:
         esign_key: Signer | None = None,
         audit_key: Signer | None = None,
         sinks: Sequence[EventSink] | None = None,
+        store: ArtifactStore | None = None,
     ) -> None:
-        self.registry = LocalRegistry(home)
+        self.registry = LocalRegistry(home, store=store)
         keys = self.registry.home / "keys"
         self.audit_key = audit_key or LocalEd25519Signer.load_or_create(keys / "audit-ed25519.pem")
         self.esign_key = esign_key or LocalEd25519Signer.load_or_create(keys / ESIGN_KEY_NAME)
