@@ -1,8 +1,8 @@
 """The training DAG: ingest -> validate -> train -> evaluate -> register.
 
 Parameters are run-time values only: the resolved configuration as canonical JSON, the data URI
-and its expected digest, the samdops home (empty: the step's default) and the run name. No
-secret is ever a parameter.
+and its expected digest, the samdops home (empty: the step's default), the run name and the
+artifact store location (``s3://BUCKET/PREFIX``, no credentials). No secret is ever a parameter.
 """
 
 from kfp import dsl
@@ -21,7 +21,12 @@ PIPELINE_NAME = "samdops-training"
     description="Ingest, validate, train, evaluate and register a clinical model (samdops).",
 )
 def training_pipeline(
-    config: str, data_uri: str, data_sha256: str = "", home: str = "", run: str = ""
+    config: str,
+    data_uri: str,
+    data_sha256: str = "",
+    home: str = "",
+    run: str = "",
+    store: str = "",
 ) -> None:
     source = dsl.importer(
         artifact_uri=data_uri,
@@ -59,4 +64,5 @@ def training_pipeline(
         home=home,
         run=run,
         image=COMPONENT_IMAGE,
+        store=store,
     )
