@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "samdops.commands.vault",
     "samdops.commands.sign",
     "samdops.commands.users",
+    "samdops.commands.pccp",
     "samdops.commands.audit",
 )
 

@@ -38,11 +38,15 @@ def compile_all(out_dir: str | Path, *, release: bool = False) -> list[Path]:
         require_pinned(image)
     from kfp import compiler
 
-    from samdops.pipelines.training import PIPELINE_NAME, training_pipeline
+    from samdops.pipelines import retraining, training
 
     written = []
     out = Path(out_dir)
-    for name, pipeline in ((PIPELINE_NAME, training_pipeline),):
+    pipelines = (
+        (training.PIPELINE_NAME, training.training_pipeline),
+        (retraining.PIPELINE_NAME, retraining.retraining_pipeline),
+    )
+    for name, pipeline in pipelines:
         with tempfile.TemporaryDirectory() as tmp:
             staging = Path(tmp) / f"{name}.yaml"
             compiler.Compiler().compile(pipeline, str(staging))

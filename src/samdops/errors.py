@@ -90,3 +90,15 @@ class AuthenticationFailed(SamdopsError):
 
 class LifecycleError(RegistryError):
     """A lifecycle transition is not allowed from the model's current state."""
+
+
+class PccpError(SamdopsError):
+    """A change falls outside the Predetermined Change Control Plan, or no plan is in force."""
+
+
+class PackageVerificationError(VerificationError):
+    """A model package fails verification; ``failures`` names each file or signature that fails."""
+
+    def __init__(self, message: str, *, failures: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.failures = failures

@@ -12,7 +12,14 @@ from typing import Any
 
 from samdops.config import TrainingConfig
 from samdops.registry import LocalRegistry, RegistryRecord
-from samdops.steps import evaluate_step, ingest_step, register_step, train_step, validate_step
+from samdops.steps import (
+    evaluate_step,
+    ingest_step,
+    pccp_gate_step,
+    register_step,
+    train_step,
+    validate_step,
+)
 
 
 @dataclass
@@ -48,8 +55,13 @@ def run_training_in_process(
     workdir: Path,
     run: str = "in-process",
     store: str = "",
+    plan: str = "",
 ) -> RegistryRecord:
-    """Run ingest, validate, train, evaluate and register in this process; return the record."""
+    """Run ingest, validate, train, evaluate (PCCP gate when ``plan``) and register here.
+
+    Returns the registered record; a model registered as gate_failed, rejected or outside the
+    plan raises the same error as the pipeline's register step, after registration.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
 
     def artifact(name: str) -> _Artifact:
@@ -66,6 +78,21 @@ def run_training_in_process(
     evaluation = artifact("evaluation.json")
     metrics = _MetricsRecorder(str(workdir / "metrics"))
     evaluate_step(cfg, model, baseline, test, evaluation, metrics, metrics)
+    change = None
+    if plan:
+        change = artifact("change-record.json")
+        pccp_gate_step(
+            cfg,
+            plan,
+            str(home),
+            model,
+            train,
+            test,
+            evaluation,
+            change,
+            artifact("change.html"),
+            artifact("change.md"),
+        )
     summary, record = artifact("summary.md"), artifact("record.json")
     register_step(
         cfg,
@@ -83,5 +110,6 @@ def run_training_in_process(
         summary,
         record,
         store,
+        change,
     )
     return LocalRegistry(home).get(record.metadata["id"])

@@ -100,8 +100,8 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 def _raise_step_error(error_file: Path) -> None:
     first = json.loads(error_file.read_text(encoding="utf-8").splitlines()[0])
-    if first.get("type") == "GateFailed":
-        return  # the model is registered with status gate_failed; the caller reports it
+    if first.get("type") in ("GateFailed", "PccpError") and first.get("step") == "register_step":
+        return  # the model is registered (gate_failed, rejected, outside-plan); caller reports
     cls = getattr(errors, first.get("type", ""), errors.PipelineError)
     if not (isinstance(cls, type) and issubclass(cls, errors.SamdopsError)):
         cls = errors.PipelineError
@@ -117,6 +117,7 @@ def run_training(
     progress: Progress = print,
     run: str | None = None,
     store: str = "",
+    plan: str = "",
 ) -> LocalRunResult:
     """Run the training pipeline on ``data`` locally; return the registered record.
 
@@ -126,9 +127,10 @@ def run_training(
     """
     from kfp import local
 
+    from samdops.pipelines.retraining import retraining_pipeline
     from samdops.pipelines.training import training_pipeline
 
-    run = run or new_run_name()
+    run = run or new_run_name("retrain" if plan else "train")
     expected = parse_digest(data_sha256) if data_sha256 else ""
     if not data.is_file():
         raise errors.InputFormatError(f"input file {data} does not exist")
@@ -152,14 +154,18 @@ def run_training(
                 pipeline_root=str(run_dir / "pipeline-root"),
                 raise_on_error=False,
             )
-            training_pipeline(
-                config=config.to_json(),
-                data_uri=str(data.resolve()),
-                data_sha256=expected,
-                home=str(home),
-                run=run,
-                store=store,
-            )
+            params = {
+                "config": config.to_json(),
+                "data_uri": str(data.resolve()),
+                "data_sha256": expected,
+                "home": str(home),
+                "run": run,
+                "store": store,
+            }
+            if plan:
+                retraining_pipeline(plan_id=plan, **params)
+            else:
+                training_pipeline(**params)
     seconds = time.monotonic() - started
     if error_file.exists():
         _raise_step_error(error_file)

@@ -116,9 +116,11 @@ def train_step(
     config: str, train: ArtifactLike, model: ArtifactLike, baseline: ArtifactLike
 ) -> None:
     """Train the configured model and the baseline; record 5-fold CV AUROC of both."""
+    from samdops.provenance import utc_now
     from samdops.train import train as train_models
 
     cfg = TrainingConfig.from_json(config)
+    trained_at = utc_now()
     result = train_models(
         _verified(train, "training set"),
         cfg.contract.feature_names,
@@ -132,7 +134,7 @@ def train_step(
         {"family": c.family, "folds": c.folds, "auroc": list(c.auroc_per_fold)}
         for c in result.cross_validation
     ]
-    _record(model, family=result.model.family, cross_validation=cv)
+    _record(model, family=result.model.family, cross_validation=cv, trained_at=trained_at)
     _record(baseline, family=result.baseline.family)
 
 
@@ -191,6 +193,7 @@ def register_step(
     summary: ArtifactLike,
     record: ArtifactLike,
     store: str = "",
+    change_record: ArtifactLike | None = None,
 ) -> None:
     """Store every artifact by digest and write the registration record with its lineage.
 
@@ -224,11 +227,16 @@ def register_step(
     for key, (artifact, what) in inputs.items():
         digest = registry.store.put_file(_verified(artifact, what))
         artifacts[key] = {"sha256": digest, "uri": registry.store.uri(digest)}
+    change: dict[str, Any] | None = None
+    if change_record is not None:
+        change = json.loads(Path(_verified(change_record, "change record")).read_bytes())
+        digest = registry.store.put_file(change_record.path)
+        artifacts["change_record"] = {"sha256": digest, "uri": registry.store.uri(digest)}
     config_digest = registry.store.put_bytes(config.encode("utf-8"))
     test_set = registry.test_set(artifacts["test"]["sha256"])
     report = json.loads(Path(evaluation.path).read_bytes())
     gate = report["gate"]
-    fields = {
+    fields: dict[str, Any] = {
         "status": "registered" if gate["passed"] else "gate_failed",
         "trained_by": trained_by,
         "model": {**artifacts["model"], "family": model.metadata.get("family")},
@@ -250,10 +258,28 @@ def register_step(
             "component_image": image,
         },
     }
+    if change is not None:
+        fields["status"] = change["outcome"] if gate["passed"] else "gate_failed"
+        fields["pccp"] = {
+            "plan": change["plan"]["record"],
+            "outcome": change["outcome"],
+            "modification": change["modification"],
+            "reasons": change["reasons"],
+            "checks": change["checks"],
+            "change_record": artifacts["change_record"],
+        }
     entry = governed.register_model(cfg.name, fields, trained_by=trained_by, run=run)
     atomic_write_bytes(record.path, canonical_json(entry.document))
     _record(record, id=entry.id, status=entry.status)
     atomic_write_text(summary.path, run_summary_markdown(entry.document, report))
+    if change is not None and change["outcome"] != "candidate":
+        from samdops.errors import PccpError
+
+        verdict = {
+            "rejected": "was rejected under the PCCP",
+            "outside-plan": "is outside the PCCP and needs a new regulatory submission",
+        }[change["outcome"]]
+        raise PccpError(f"{entry.id} {verdict}: {'; '.join(change['reasons'])}")
     if not gate["passed"]:
         failed = [c for c in gate["criteria"] if c["passed"] is False]
         listed = "; ".join(f"{c['criterion']} ({c['group']}: {c['value']})" for c in failed)
@@ -261,3 +287,69 @@ def register_step(
             f"{entry.id} missed {len(failed)} acceptance criterion(s): {listed}; "
             "it is registered with status gate_failed and cannot be released"
         )
+
+
+def pccp_gate_step(
+    config: str,
+    plan_id: str,
+    home: str,
+    model: ArtifactLike,
+    train: ArtifactLike,
+    test: ArtifactLike,
+    evaluation: ArtifactLike,
+    change_record: ArtifactLike,
+    report: ArtifactLike,
+    summary: ArtifactLike,
+) -> None:
+    """Compare the candidate with the released model and decide under the PCCP in force."""
+    import pandas as pd
+
+    from samdops.atomic import atomic_write_bytes, atomic_write_text
+    from samdops.digest import canonical_json
+    from samdops.governance.service import GovernedRegistry
+    from samdops.models import load_model
+    from samdops.pccp.gate import decide
+    from samdops.pccp.registry import plan_in_force, released_model
+    from samdops.pccp.report import change_html, change_markdown
+
+    cfg = TrainingConfig.from_json(config)
+    governed = GovernedRegistry(home or None)
+    plan, plan_record = plan_in_force(governed, plan_id)
+    released, released_config, released_file = released_model(governed, plan.model)
+    test_path = _verified(test, "test set")
+    try:
+        registered_at = governed.registry.test_set(str(test.metadata["sha256"]))["registered_at"]
+    except SamdopsError:
+        registered_at = None
+    candidate = load_model(_verified(model, "model"))
+    decision = decide(
+        plan,
+        released_config=released_config,
+        released_model=released_file,
+        candidate_config=cfg,
+        candidate_model=candidate,
+        train=pd.read_parquet(_verified(train, "training set")),
+        test=pd.read_parquet(test_path),
+        evaluation=json.loads(Path(_verified(evaluation, "evaluation report")).read_bytes()),
+        test_registered_at=registered_at,
+        trained_at=str(model.metadata.get("trained_at", "")),
+    )
+    document = {
+        "schema": "samdops.change-record/v1",
+        "plan": {
+            "id": plan.id,
+            "version": plan.version,
+            "record": plan_record.record.id,
+            "record_sha256": plan_record.history.record_sha256,
+        },
+        "released": {"id": released.record.id, "model_sha256": released.record.model_sha256},
+        "candidate": {"model_sha256": candidate.sha256, "config": cfg.model_dump(mode="json")},
+        "modification": decision.modification,
+        "outcome": decision.outcome,
+        "reasons": decision.reasons,
+        "checks": [c.as_dict() for c in decision.checks],
+    }
+    atomic_write_bytes(change_record.path, canonical_json(document))
+    _record(change_record, outcome=decision.outcome)
+    atomic_write_text(report.path, change_html(document))
+    atomic_write_text(summary.path, change_markdown(document))

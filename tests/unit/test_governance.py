@@ -91,8 +91,8 @@ def _release_path(gov: GovernedRegistry) -> str:
 
 EXPECTED = {
     Role.DATA_STEWARD: {"read-registry", "register-data"},
-    Role.ML_ENGINEER: {"read-registry", "register-model", "sign-authorship"},
-    Role.QA_REVIEWER: {"read-registry", "sign-review", "reject", "read-audit"},
+    Role.ML_ENGINEER: {"read-registry", "register-model", "register-plan", "sign-authorship"},
+    Role.QA_REVIEWER: {"read-registry", "register-plan", "sign-review", "reject", "read-audit"},
     Role.RELEASE_MANAGER: {"read-registry", "sign-approval", "release", "retire", "reject"},
     Role.AUDITOR: {"read-registry", "read-audit", "export-audit"},
     Role.PIPELINE: {"read-registry", "register-model", "record-gate"},

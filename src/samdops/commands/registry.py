@@ -30,10 +30,11 @@ def list_models(args: argparse.Namespace) -> int:
         print(json.dumps([m.as_dict() for m in models], indent=2))
         return 0
     for m in models:
-        auroc = m.record.document["metrics"]["auroc"]
+        auroc = m.record.document.get("metrics", {}).get("auroc", {}).get("point")
+        shown = "     -" if auroc is None else f"{auroc:.3f}"
         print(
             f"{m.record.id:<28} {m.state.value:<10} {m.record.document['registered_at']}  "
-            f"AUROC {auroc['point']:.3f}  {m.record.model_sha256}"
+            f"AUROC {shown}  {m.record.model_sha256}"
         )
         for signature in m.history.signatures:
             print(f"    signed: {signature.display()}")

@@ -21,21 +21,29 @@ def register(subparsers: Any) -> None:
         description="Run the training pipeline through kfp.local and register the model "
         "in the local registry ($SAMDOPS_HOME, else ./.samdops).",
     )
-    train.add_argument("--config", type=Path, help="training config YAML (default: Pima)")
-    train.add_argument("--data", type=Path, help="CSV or Parquet file (default: the config's)")
-    train.add_argument(
-        "--data-sha256",
-        help="refuse the data unless it has this sha256 (default: the config's digest when "
-        "--data is not given)",
+    retrain = pipelines.add_parser(
+        "retrain",
+        help="retrain on new data and decide under a PCCP (candidate, rejected, outside-plan)",
+        description="Run the retraining pipeline: the candidate is compared with the released "
+        "model and checked against the PCCP in force; it is never released by the run.",
     )
-    train.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
-    train.add_argument(
-        "--store",
-        default="",
-        help="artifact store: s3://BUCKET/PREFIX (endpoint from $SAMDOPS_S3_ENDPOINT, "
-        "credentials from Vault or the environment) instead of the local store in the home",
-    )
-    train.set_defaults(func=run_train)
+    retrain.add_argument("--plan", required=True, help="id of the PCCP in force")
+    for parser in (train, retrain):
+        parser.add_argument("--config", type=Path, help="training config YAML (default: Pima)")
+        parser.add_argument("--data", type=Path, help="CSV or Parquet file (default: the config's)")
+        parser.add_argument(
+            "--data-sha256",
+            help="refuse the data unless it has this sha256 (default: the config's digest when "
+            "--data is not given)",
+        )
+        parser.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+        parser.add_argument(
+            "--store",
+            default="",
+            help="artifact store: s3://BUCKET/PREFIX (endpoint from $SAMDOPS_S3_ENDPOINT, "
+            "credentials from Vault or the environment) instead of the local store in the home",
+        )
+        parser.set_defaults(func=run_train)
 
 
 def _line(text: str) -> None:
@@ -52,13 +60,33 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         data, digest = Path(config.data.path), args.data_sha256 or config.data.sha256
     home = samdops_home(args.home)
-    _line(f"samdops: training {config.name} on {data} through kfp.local")
+    what = "retraining" if getattr(args, "plan", "") else "training"
+    _line(f"samdops: {what} {config.name} on {data} through kfp.local")
     _line(f"  config {config_path}; home {home}")
+    plan = getattr(args, "plan", "") or ""
     result = run_training(
-        config, data=data, data_sha256=digest, home=home, progress=_line, store=args.store
+        config,
+        data=data,
+        data_sha256=digest,
+        home=home,
+        progress=_line,
+        store=args.store,
+        plan=plan,
     )
     record = result.record.document
     _print_summary(record, result.run_dir, result.log_path, result.seconds)
+    change = record.get("pccp")
+    if change is not None:
+        print(f"PCCP {change['plan']}: {change['outcome']} ({change['modification']})")
+        for reason in change["reasons"]:
+            print(f"  - {reason}")
+        if change["outcome"] != "candidate":
+            print(
+                f"samdops: {record['name']}@{record['version']} is {change['outcome']} under "
+                f"{change['plan']}",
+                file=sys.stderr,
+            )
+            return 1
     if result.record.status == "gate_failed":
         failed = [c for c in record["gate"]["criteria"] if c["passed"] is False]
         listed = "; ".join(f"{c['criterion']} ({c['group']}: {c['value']})" for c in failed)

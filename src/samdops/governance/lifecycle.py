@@ -43,6 +43,8 @@ TRANSITIONS: frozenset[tuple[State, State]] = frozenset(
 )
 NEXT_BY_SIGNATURE = {"review": State.REVIEWED, "approval": State.APPROVED}
 MODEL_KIND = "model-registration"
+PLAN_KIND = "pccp-registration"
+RECORD_KINDS = frozenset({MODEL_KIND, PLAN_KIND})
 
 
 def check_transition(model: str, current: State, target: State) -> None:
@@ -60,6 +62,7 @@ class ModelHistory:
     """What the audit log says about one model version."""
 
     model: str
+    kind: str
     record_sha256: str
     registered_by: str
     trained_by: str
@@ -90,11 +93,12 @@ def histories(records: Iterable[AuditRecord]) -> dict[str, ModelHistory]:
             continue
         model = str(event.target)
         details = dict(event.details)
-        if event.action == Action.CREATE and details.get("kind") == MODEL_KIND:
+        if event.action == Action.CREATE and details.get("kind") in RECORD_KINDS:
             if model in out:
                 raise VerificationError(f"audit entry {record.seq} registers {model} twice")
             out[model] = ModelHistory(
                 model=model,
+                kind=details["kind"],
                 record_sha256=str(event.new_hash),
                 registered_by=event.actor.id,
                 trained_by=details.get("trained_by", event.actor.id),
@@ -122,6 +126,7 @@ def histories(records: Iterable[AuditRecord]) -> dict[str, ModelHistory]:
             state = target
         out[model] = ModelHistory(
             model=history.model,
+            kind=history.kind,
             record_sha256=history.record_sha256,
             registered_by=history.registered_by,
             trained_by=history.trained_by,

@@ -22,6 +22,7 @@ class Permission(enum.StrEnum):
     READ_REGISTRY = "read-registry"
     REGISTER_DATA = "register-data"
     REGISTER_MODEL = "register-model"
+    REGISTER_PLAN = "register-plan"
     RECORD_GATE = "record-gate"
     SIGN_AUTHORSHIP = "sign-authorship"
     SIGN_REVIEW = "sign-review"
@@ -38,8 +39,12 @@ P = Permission
 # Nothing here grants a change to audit data: no role can alter or purge it (AT-06).
 MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.DATA_STEWARD: frozenset({P.READ_REGISTRY, P.REGISTER_DATA}),
-    Role.ML_ENGINEER: frozenset({P.READ_REGISTRY, P.REGISTER_MODEL, P.SIGN_AUTHORSHIP}),
-    Role.QA_REVIEWER: frozenset({P.READ_REGISTRY, P.SIGN_REVIEW, P.REJECT, P.READ_AUDIT}),
+    Role.ML_ENGINEER: frozenset(
+        {P.READ_REGISTRY, P.REGISTER_MODEL, P.REGISTER_PLAN, P.SIGN_AUTHORSHIP}
+    ),
+    Role.QA_REVIEWER: frozenset(
+        {P.READ_REGISTRY, P.REGISTER_PLAN, P.SIGN_REVIEW, P.REJECT, P.READ_AUDIT}
+    ),
     Role.RELEASE_MANAGER: frozenset(
         {P.READ_REGISTRY, P.SIGN_APPROVAL, P.RELEASE, P.RETIRE, P.REJECT}
     ),

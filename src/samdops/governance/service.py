@@ -41,6 +41,7 @@ from samdops.registry import LocalRegistry, RegistryRecord
 from samdops.store import ArtifactStore
 
 PIPELINE_ACTOR = "svc:samdops-pipeline"
+SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
 ESIGN_KEY_NAME = "esign-ed25519.pem"
 SIEM_ENV = "SAMDOPS_SIEM"
 _SIGN_PERMISSION = {
@@ -118,7 +119,11 @@ class GovernedRegistry:
         """Register a model version (and its gate result) as the pipeline service account."""
         require(PIPELINE_ACTOR, frozenset({Role.PIPELINE}), Permission.REGISTER_MODEL)
         record = self.registry.register(name, fields)
-        gate = "passed" if record.document["gate"]["passed"] else "failed"
+        change = record.document.get("pccp") or {}
+        passed = record.document["gate"]["passed"] and change.get("outcome", "candidate") == (
+            "candidate"
+        )
+        gate = "passed" if passed else "failed"
         actor = Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN)
         source = Source(SourceKind.PIPELINE_RUN, run or "unknown")
         target = AuditTarget(record.name, str(record.version))
@@ -132,6 +137,22 @@ class GovernedRegistry:
                 details={"kind": MODEL_KIND, "gate": gate, "trained_by": trained_by},
             )
         )
+        for check in change.get("checks", ()):  # each PCCP check, with its numbers (PCCP-02)
+            self.audit.append(
+                EventDraft(
+                    actor=actor,
+                    action=Action.CREATE,
+                    target=target,
+                    source=source,
+                    details={
+                        "kind": "pccp-check",
+                        "plan": str(change.get("plan")),
+                        "check": str(check["name"]),
+                        "passed": str(check["passed"]).lower(),
+                        "detail": str(check["detail"])[:4000],
+                    },
+                )
+            )
         if gate == "passed":
             self.audit.append(
                 EventDraft(
@@ -239,6 +260,8 @@ class GovernedRegistry:
                     f"{to.value} is reached by a signature or the pipeline, not by promote"
                 )
             require(who.user.id, who.user.roles, permission)
+            if to == State.RELEASED:
+                _refuse_outside_plan(model)
             check_transition(model.record.id, model.state, to)
             if to in (State.RETIRED, State.REJECTED) and not (reason and reason.strip()):
                 raise LifecycleError(f"a reason is required to make {model.record.id} {to.value}")
@@ -328,6 +351,7 @@ class GovernedRegistry:
     @staticmethod
     def _signer_checks(who: Authenticated, model: GovernedModel, meaning: Meaning) -> None:
         user, history = who.user, model.history
+        _refuse_outside_plan(model)
         if user.kind == UserKind.SERVICE:
             raise AccessDenied(f"{user.id} is a service account; service accounts cannot sign")
         if user.must_change_password:
@@ -355,3 +379,12 @@ class GovernedRegistry:
                 )
             target = State.REVIEWED if meaning == Meaning.REVIEW else State.APPROVED
             check_transition(history.model, history.state, target)
+
+
+def _refuse_outside_plan(model: GovernedModel) -> None:
+    change = model.record.document.get("pccp") or {}
+    if change.get("outcome") == "outside-plan":
+        raise LifecycleError(
+            f"{model.record.id} changes what PCCP {change.get('plan')} allows: it needs a new "
+            "regulatory submission and cannot be released under the plan by any signature"
+        )

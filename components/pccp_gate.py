@@ -1,0 +1,37 @@
+"""pccp-gate: compare the candidate with the released model and decide under the plan in force."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Model, Output
+
+from samdops.components._image import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def pccp_gate(
+    config: str,
+    plan_id: str,
+    home: str,
+    model: Input[Model],
+    train: Input[Dataset],
+    test: Input[Dataset],
+    evaluation: Input[Artifact],
+    change_record: Output[Artifact],
+    report: Output[HTML],
+    summary: Output[Markdown],
+) -> None:
+    """Check scope, data, test independence, acceptance and non-inferiority; show the report."""
+    from samdops.steps import pccp_gate_step, run_step
+
+    run_step(
+        pccp_gate_step,
+        config=config,
+        plan_id=plan_id,
+        home=home,
+        model=model,
+        train=train,
+        test=test,
+        evaluation=evaluation,
+        change_record=change_record,
+        report=report,
+        summary=summary,
+    )
