@@ -53,3 +53,54 @@ lock:
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+# --- Kubernetes: images, chart, cluster (README, "Deploying to a cluster") -------------------
+.PHONY: images chart-sync chart-test kind-up deploy submit
+CLUSTER ?= kind
+KUSTOMIZE_LOCAL := --load-restrictor LoadRestrictionsNone
+
+# Build and push the component image with docker or podman; record its digest in
+# images/digests.lock (read by `make compile`). Needs SAMDOPS_BASE_IMAGE=name:tag@sha256:<digest>.
+images: $(STAMP)
+	@PY=$(PY) images/build.sh
+
+# Copy the Vault policies (manifests/vault, their one source) into the chart (.Files.Get needs
+# them inside it). `make chart-test` fails while the copy is stale.
+chart-sync:
+	@mkdir -p helm/samdops/files/vault
+	@rm -f helm/samdops/files/vault/*.hcl
+	cp manifests/vault/*.hcl helm/samdops/files/vault/
+
+# Offline: lint + render the chart (defaults and each ci/*-values.yaml), validate every object
+# against the Kubernetes 1.31 schemas, build the local kustomizations, then the policy tests.
+chart-test: $(STAMP)
+	@rm -rf build/chart && mkdir -p build/chart
+	$(PY) scripts/render_chart.py --lint
+	$(PY) scripts/render_chart.py > build/chart/default.yaml
+	@set -e; for v in helm/samdops/ci/*-values.yaml; do \
+	  echo "$(PY) scripts/render_chart.py --lint -f $$v"; \
+	  $(PY) scripts/render_chart.py --lint -f $$v; \
+	  echo "$(PY) scripts/render_chart.py -f $$v > build/chart/$$(basename $$v)"; \
+	  $(PY) scripts/render_chart.py -f $$v > build/chart/$$(basename $$v); done
+	@set -e; for d in base overlays/kind overlays/minikube; do \
+	  echo "$(VENV)/bin/kubectl kustomize $(KUSTOMIZE_LOCAL) manifests/$$d"; \
+	  $(VENV)/bin/kubectl kustomize $(KUSTOMIZE_LOCAL) manifests/$$d \
+	    > build/chart/kustomize-$$(echo $$d | tr / -).yaml; done
+	$(VENV)/bin/kubectl kustomize manifests/dev-vault > build/chart/kustomize-dev-vault.yaml
+	@set -o pipefail; echo "$(VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.31 build/chart/*.yaml"; \
+	  $(VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.31 build/chart/*.yaml \
+	  | { grep -v '^INFO' || true; } && echo "every rendered object is valid for Kubernetes 1.31"
+	$(PY) -m pytest -q tests/unit/test_helm_chart.py tests/unit/test_dockerfile.py \
+	  tests/unit/test_deploy_scripts.py
+
+# A kind (or CLUSTER=minikube) cluster with a local registry; needs docker and kind/minikube.
+kind-up:
+	@CLUSTER=$(CLUSTER) scripts/kind-up.sh
+
+# Kubeflow Pipelines 2.17.0, samdops' manifests, a dev Vault, the chart (needs network).
+deploy: $(STAMP)
+	@CLUSTER=$(CLUSTER) PY=$(PY) scripts/deploy.sh
+
+# Upload the data and start a first training run on the cluster.
+submit: $(STAMP)
+	@PY=$(PY) scripts/submit.sh

@@ -6,7 +6,6 @@ signatures the plan requires. Parameters are those of the training pipeline plus
 """
 
 from kfp import dsl
-
 from samdops.components._image import COMPONENT_IMAGE
 from samdops.components.evaluate import evaluate
 from samdops.components.ingest import ingest
@@ -15,12 +14,15 @@ from samdops.components.register_candidate import register_candidate
 from samdops.components.train import train
 from samdops.components.validate import validate
 
+from samdops.kube import apply_step_settings, pipeline_root
+
 PIPELINE_NAME = "samdops-retraining"
 
 
 @dsl.pipeline(
     name=PIPELINE_NAME,
     description="Retrain on new data and decide under the Predetermined Change Control Plan.",
+    pipeline_root=pipeline_root(),
 )
 def retraining_pipeline(
     config: str,
@@ -40,16 +42,20 @@ def retraining_pipeline(
     ingested = ingest(
         config=config, source=source.output, expected_sha256=data_sha256, home=home, run=run
     )
+    apply_step_settings(ingested, "ingest")
     validated = validate(
         config=config, train=ingested.outputs["train"], test=ingested.outputs["test"]
     )
+    apply_step_settings(validated, "validate")
     trained = train(config=config, train=ingested.outputs["train"]).after(validated)
+    apply_step_settings(trained, "train")
     evaluated = evaluate(
         config=config,
         model=trained.outputs["model"],
         baseline=trained.outputs["baseline"],
         test=ingested.outputs["test"],
     )
+    apply_step_settings(evaluated, "evaluate")
     gate = pccp_gate(
         config=config,
         plan_id=plan_id,
@@ -59,7 +65,8 @@ def retraining_pipeline(
         test=ingested.outputs["test"],
         evaluation=evaluated.outputs["evaluation"],
     )
-    register_candidate(
+    apply_step_settings(gate, "pccp-gate")
+    registered = register_candidate(
         config=config,
         source=source.output,
         dataset=ingested.outputs["dataset"],
@@ -75,3 +82,4 @@ def retraining_pipeline(
         image=COMPONENT_IMAGE,
         store=store,
     )
+    apply_step_settings(registered, "register")

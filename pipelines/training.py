@@ -3,6 +3,7 @@
 Parameters are run-time values only: the resolved configuration as canonical JSON, the data URI
 and its expected digest, the samdops home (empty: the step's default), the run name and the
 artifact store location (``s3://BUCKET/PREFIX``, no credentials). No secret is ever a parameter.
+Each step carries its Kubernetes settings (:mod:`samdops.kube`); kfp.local ignores them.
 """
 
 from kfp import dsl
@@ -13,12 +14,15 @@ from samdops.components.register import register
 from samdops.components.train import train
 from samdops.components.validate import validate
 
+from samdops.kube import apply_step_settings, pipeline_root
+
 PIPELINE_NAME = "samdops-training"
 
 
 @dsl.pipeline(
     name=PIPELINE_NAME,
     description="Ingest, validate, train, evaluate and register a clinical model (samdops).",
+    pipeline_root=pipeline_root(),
 )
 def training_pipeline(
     config: str,
@@ -41,17 +45,21 @@ def training_pipeline(
         home=home,
         run=run,
     )
+    apply_step_settings(ingested, "ingest")
     validated = validate(
         config=config, train=ingested.outputs["train"], test=ingested.outputs["test"]
     )
+    apply_step_settings(validated, "validate")
     trained = train(config=config, train=ingested.outputs["train"]).after(validated)
+    apply_step_settings(trained, "train")
     evaluated = evaluate(
         config=config,
         model=trained.outputs["model"],
         baseline=trained.outputs["baseline"],
         test=ingested.outputs["test"],
     )
-    register(
+    apply_step_settings(evaluated, "evaluate")
+    registered = register(
         config=config,
         source=source.output,
         dataset=ingested.outputs["dataset"],
@@ -66,3 +74,4 @@ def training_pipeline(
         image=COMPONENT_IMAGE,
         store=store,
     )
+    apply_step_settings(registered, "register")

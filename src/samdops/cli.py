@@ -20,6 +20,8 @@ _COMMAND_MODULES = (
     "samdops.commands.users",
     "samdops.commands.pccp",
     "samdops.commands.audit",
+    "samdops.commands.submit",
+    "samdops.commands.schedule",
 )
 
 

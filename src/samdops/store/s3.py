@@ -29,7 +29,7 @@ import math
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,11 +271,13 @@ class S3Store:
 
     def _put(self, plan: _Plan, opener: Callable[[], IO[bytes]], *, source: str) -> str:
         key = self._key(plan.digest)
+        retention = self._retention()
+        if not plan.multipart and self._put_if_absent(plan, opener, key, retention, source):
+            return plan.digest
         stat = self._stat(key)
         if stat is not None and stat.size == plan.size and self._holds(stat, plan):
             _log.debug("%s is already stored at %s", plan.digest, self.uri(plan.digest))
             return plan.digest
-        retention = self._retention()
         headers: dict[str, str | list[str] | tuple[str]] = {}
         if not plan.multipart:  # one PUT: the server checks the whole object's sha256
             headers = {
@@ -321,6 +323,64 @@ class S3Store:
             )
         _log.debug("stored %s at %s", plan.digest, self.uri(plan.digest))
         return plan.digest
+
+    def _put_if_absent(
+        self,
+        plan: _Plan,
+        opener: Callable[[], IO[bytes]],
+        key: str,
+        retention: Retention | None,
+        source: str,
+    ) -> bool:
+        """One conditional PUT (``If-None-Match: *``); ``False`` when the key already exists.
+
+        New content then costs one request, like the bare client, instead of HEAD + PUT; an
+        existing key is checked by the caller (and stored again if it no longer holds the
+        content). ``Minio.put_object`` would send the header as user metadata, so this goes
+        through the client's request method.
+        """
+        try:
+            with opener() as raw:
+                data = _VerifyingReader(raw, plan, source).read()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot store {plan.digest} from {source}: reading the source failed "
+                f"({exc.strerror or exc}); nothing was stored under its key"
+            ) from None
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "If-None-Match": "*",
+            "Content-Type": "application/octet-stream",
+            "x-amz-sdk-checksum-algorithm": "SHA256",
+            "x-amz-checksum-sha256": plan.checksum_b64,
+        }
+        if retention is not None:
+            headers["x-amz-object-lock-mode"] = str(retention.mode)
+            until = retention.retain_until_date.astimezone(dt.UTC)
+            headers["x-amz-object-lock-retain-until-date"] = until.strftime(
+                "%Y-%m-%dT%H:%M:%S.000Z"
+            )
+
+        def upload() -> Any:
+            try:
+                return self._client._execute(
+                    "PUT", self.settings.bucket, key, body=data, headers=headers
+                )
+            except S3Error as exc:
+                if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    return None
+                raise
+
+        response = self._call(f"store {plan.digest} in", key, upload)
+        if response is None:
+            return False
+        result = _Written(
+            http_headers=response.headers,
+            etag=response.headers.get("etag"),
+            version_id=response.headers.get("x-amz-version-id"),
+        )
+        self._check_written(plan, key, result)
+        _log.debug("stored %s at %s", plan.digest, self.uri(plan.digest))
+        return True
 
     def _holds(self, stat: Any, plan: _Plan) -> bool:
         """Whether the existing object ``stat`` has the planned content (size already equal)."""
@@ -446,6 +506,15 @@ def _explain(exc: BaseException, settings: S3Settings) -> str:
     if isinstance(exc, InvalidResponseError):
         return f"{settings.endpoint} answered with something that is not an S3 response"
     return type(exc).__name__
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The parts of a PUT response that :meth:`S3Store._check_written` reads."""
+
+    http_headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    etag: str | None
+    version_id: str | None
 
 
 class _BytesOpener:

@@ -1,0 +1,12 @@
+# Policy samdops-evaluate: the evaluation step: reads model and data, writes metrics to the artifact store.
+# Least privilege: read-only, its own KV paths and the object-store credentials.
+
+# Object-store credentials (keys access_key, secret_key), read when the step opens the store.
+path "samdops/data/s3" {
+  capabilities = ["read"]
+}
+
+# This role's own secrets, and nothing of any other role.
+path "samdops/data/evaluate/*" {
+  capabilities = ["read"]
+}

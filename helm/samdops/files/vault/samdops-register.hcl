@@ -1,0 +1,26 @@
+# Policy samdops-register: the registration step, the only role that signs (audit checkpoints,
+# model records) with the non-exportable Transit key samdops-audit.
+
+# Object-store credentials (keys access_key, secret_key), read when the step opens the store.
+path "samdops/data/s3" {
+  capabilities = ["read"]
+}
+
+# This role's own secrets, and nothing of any other role.
+path "samdops/data/register/*" {
+  capabilities = ["read"]
+}
+
+# Sign and verify with the audit key; the private key never leaves Vault.
+path "transit/sign/samdops-audit" {
+  capabilities = ["update"]
+}
+
+path "transit/verify/samdops-audit" {
+  capabilities = ["update"]
+}
+
+# The public key, to publish it beside signed records.
+path "transit/keys/samdops-audit" {
+  capabilities = ["read"]
+}

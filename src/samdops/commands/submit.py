@@ -1,0 +1,37 @@
+"""``samdops submit``: upload a compiled pipeline and start one run of it on Kubeflow Pipelines."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from samdops.commands._kfp_args import (
+    add_target_arguments,
+    print_created,
+    run_arguments,
+    target_from,
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "submit",
+        help="upload a compiled pipeline and run it on Kubeflow Pipelines",
+        description="Upload PIPELINE_YAML (a new pipeline version per content) and start a run "
+        "of it in the experiment, under the given service account.",
+    )
+    add_target_arguments(parser)
+    parser.add_argument("--run-name", default="", help="run name (default: <pipeline>-<UTC time>)")
+    parser.set_defaults(func=submit_command)
+
+
+def submit_command(args: argparse.Namespace) -> int:
+    from samdops.kfp_client import Package, submit
+    from samdops.local_run import new_run_name
+
+    package = Package.load(args.pipeline)
+    arguments = run_arguments(package, args)
+    run_name = args.run_name or new_run_name(package.name)
+    created = submit(package, arguments, target_from(args), run_name)
+    print_created(created, args.host)
+    return 0
