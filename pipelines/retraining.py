@@ -7,12 +7,9 @@ signatures the plan requires. Parameters are those of the training pipeline plus
 
 from kfp import dsl
 from samdops.components._image import COMPONENT_IMAGE
-from samdops.components.evaluate import evaluate
-from samdops.components.ingest import ingest
 from samdops.components.pccp_gate import pccp_gate
 from samdops.components.register_candidate import register_candidate
-from samdops.components.train import train
-from samdops.components.validate import validate
+from samdops.pipelines._stages import train_and_evaluate
 
 from samdops.kube import apply_step_settings, pipeline_root
 
@@ -33,53 +30,24 @@ def retraining_pipeline(
     run: str = "",
     store: str = "",
 ) -> None:
-    source = dsl.importer(
-        artifact_uri=data_uri,
-        artifact_class=dsl.Dataset,
-        reimport=False,
-        metadata={"sha256": data_sha256},
-    ).set_display_name("new data")
-    ingested = ingest(
-        config=config, source=source.output, expected_sha256=data_sha256, home=home, run=run
-    )
-    apply_step_settings(ingested, "ingest")
-    validated = validate(
-        config=config, train=ingested.outputs["train"], test=ingested.outputs["test"]
-    )
-    apply_step_settings(validated, "validate")
-    trained = train(config=config, train=ingested.outputs["train"]).after(validated)
-    apply_step_settings(trained, "train")
-    evaluated = evaluate(
-        config=config,
-        model=trained.outputs["model"],
-        baseline=trained.outputs["baseline"],
-        test=ingested.outputs["test"],
-    )
-    apply_step_settings(evaluated, "evaluate")
+    stages = train_and_evaluate(config, data_uri, data_sha256, home, run, "new data")
     gate = pccp_gate(
         config=config,
         plan_id=plan_id,
         home=home,
-        model=trained.outputs["model"],
-        train=ingested.outputs["train"],
-        test=ingested.outputs["test"],
-        evaluation=evaluated.outputs["evaluation"],
+        model=stages.trained.outputs["model"],
+        train=stages.ingested.outputs["train"],
+        test=stages.ingested.outputs["test"],
+        evaluation=stages.evaluated.outputs["evaluation"],
     )
     apply_step_settings(gate, "pccp-gate")
     registered = register_candidate(
         config=config,
-        source=source.output,
-        dataset=ingested.outputs["dataset"],
-        train=ingested.outputs["train"],
-        test=ingested.outputs["test"],
-        validation_report=validated.outputs["report"],
-        model=trained.outputs["model"],
-        baseline=trained.outputs["baseline"],
-        evaluation=evaluated.outputs["evaluation"],
         change_record=gate.outputs["change_record"],
         home=home,
         run=run,
         image=COMPONENT_IMAGE,
         store=store,
+        **stages.register_inputs(),
     )
     apply_step_settings(registered, "register")

@@ -8,11 +8,8 @@ Each step carries its Kubernetes settings (:mod:`samdops.kube`); kfp.local ignor
 
 from kfp import dsl
 from samdops.components._image import COMPONENT_IMAGE
-from samdops.components.evaluate import evaluate
-from samdops.components.ingest import ingest
 from samdops.components.register import register
-from samdops.components.train import train
-from samdops.components.validate import validate
+from samdops.pipelines._stages import train_and_evaluate
 
 from samdops.kube import apply_step_settings, pipeline_root
 
@@ -32,46 +29,13 @@ def training_pipeline(
     run: str = "",
     store: str = "",
 ) -> None:
-    source = dsl.importer(
-        artifact_uri=data_uri,
-        artifact_class=dsl.Dataset,
-        reimport=False,
-        metadata={"sha256": data_sha256},
-    ).set_display_name("source data")
-    ingested = ingest(
-        config=config,
-        source=source.output,
-        expected_sha256=data_sha256,
-        home=home,
-        run=run,
-    )
-    apply_step_settings(ingested, "ingest")
-    validated = validate(
-        config=config, train=ingested.outputs["train"], test=ingested.outputs["test"]
-    )
-    apply_step_settings(validated, "validate")
-    trained = train(config=config, train=ingested.outputs["train"]).after(validated)
-    apply_step_settings(trained, "train")
-    evaluated = evaluate(
-        config=config,
-        model=trained.outputs["model"],
-        baseline=trained.outputs["baseline"],
-        test=ingested.outputs["test"],
-    )
-    apply_step_settings(evaluated, "evaluate")
+    stages = train_and_evaluate(config, data_uri, data_sha256, home, run, "source data")
     registered = register(
         config=config,
-        source=source.output,
-        dataset=ingested.outputs["dataset"],
-        train=ingested.outputs["train"],
-        test=ingested.outputs["test"],
-        validation_report=validated.outputs["report"],
-        model=trained.outputs["model"],
-        baseline=trained.outputs["baseline"],
-        evaluation=evaluated.outputs["evaluation"],
         home=home,
         run=run,
         image=COMPONENT_IMAGE,
         store=store,
+        **stages.register_inputs(),
     )
     apply_step_settings(registered, "register")

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from samdops.config import default_config_path, load_config
 from samdops.governance.service import GovernedRegistry
+from tests.cli_helpers import create_users, samdops
 from tests.conftest import PIMA_CSV, PIMA_SHA256
 
 PASSWORD = {"admin": "admin-password-1", "quinn": "reviewer-password", "max": "release-password"}
-
-
-def samdops(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "samdops.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={**os.environ, "SAMDOPS_HOME": str(home)},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -46,49 +33,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     finally:
         del os.environ["SAMDOPS_ACTOR"]
-    assert (
-        samdops(
-            home,
-            "users",
-            "bootstrap",
-            "--id",
-            "admin",
-            "--name",
-            "Ada Admin",
-            "--password-stdin",
-            stdin=PASSWORD["admin"] + "\n",
-        ).returncode
-        == 0
+    create_users(
+        home,
+        PASSWORD["admin"],
+        {
+            "quinn": ("qa-reviewer", "Quinn Q. Reviewer", PASSWORD["quinn"]),
+            "max": ("release-manager", "Max R. Manager", PASSWORD["max"]),
+        },
     )
-    for user, role, name in (
-        ("quinn", "qa-reviewer", "Quinn Q. Reviewer"),
-        ("max", "release-manager", "Max R. Manager"),
-    ):
-        added = samdops(
-            home,
-            "users",
-            "add",
-            user,
-            "--name",
-            name,
-            "--role",
-            role,
-            "--user",
-            "admin",
-            "--password-stdin",
-            stdin=f"{PASSWORD['admin']}\ntemporary-password\n",
-        )
-        assert added.returncode == 0, added.stderr
-        changed = samdops(
-            home,
-            "users",
-            "passwd",
-            "--user",
-            user,
-            "--password-stdin",
-            stdin=f"temporary-password\n{PASSWORD[user]}\n",
-        )
-        assert changed.returncode == 0, changed.stderr
     return home
 
 

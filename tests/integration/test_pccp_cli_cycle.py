@@ -7,14 +7,14 @@ sign -> release v2 -> the audit log verifies.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from samdops.config import default_config_path
+from tests.cli_helpers import create_users
+from tests.cli_helpers import samdops as run_samdops
 from tests.pima_like import write_pima_like
 
 pytestmark = pytest.mark.slow
@@ -28,18 +28,9 @@ PW = {
 
 def test_train_release_retrain_release(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "SAMDOPS_HOME": str(home), "SAMDOPS_ACTOR": "eve"}
 
     def samdops(*args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "samdops.cli", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=300,
-        )
+        done = run_samdops(home, *args, stdin=stdin, env={"SAMDOPS_ACTOR": "eve"})
         if ok:
             assert done.returncode == 0, done.stdout + done.stderr
         return done
@@ -56,56 +47,35 @@ def test_train_release_retrain_release(tmp_path: Path) -> None:
             stdin=PW[user] + "\n",
         )
 
+    def release(ref: str) -> None:
+        sign(ref, "review", "quinn")
+        sign(ref, "approval", "max")
+        samdops(
+            "promote",
+            ref,
+            "--to",
+            "released",
+            "--user",
+            "max",
+            "--password-stdin",
+            stdin=PW["max"] + "\n",
+        )
+
     samdops("run", "train")
-    samdops(
-        "users",
-        "bootstrap",
-        "--id",
-        "admin",
-        "--name",
-        "Ada Admin",
-        "--password-stdin",
-        stdin=PW["admin"] + "\n",
+    create_users(
+        home,
+        PW["admin"],
+        {
+            user: (role, f"{user.title()} Person", PW[user])
+            for user, role in (
+                ("eve", "ml-engineer"),
+                ("quinn", "qa-reviewer"),
+                ("max", "release-manager"),
+            )
+        },
     )
-    for user, role in (
-        ("eve", "ml-engineer"),
-        ("quinn", "qa-reviewer"),
-        ("max", "release-manager"),
-    ):
-        samdops(
-            "users",
-            "add",
-            user,
-            "--name",
-            f"{user.title()} Person",
-            "--role",
-            role,
-            "--user",
-            "admin",
-            "--password-stdin",
-            stdin=f"{PW['admin']}\ntemporary-password\n",
-        )
-        samdops(
-            "users",
-            "passwd",
-            "--user",
-            user,
-            "--password-stdin",
-            stdin=f"temporary-password\n{PW[user]}\n",
-        )
     v1 = "pima-diabetes-onset@1"
-    sign(v1, "review", "quinn")
-    sign(v1, "approval", "max")
-    samdops(
-        "promote",
-        v1,
-        "--to",
-        "released",
-        "--user",
-        "max",
-        "--password-stdin",
-        stdin=PW["max"] + "\n",
-    )
+    release(v1)
     plan_file = default_config_path().parent / "pima-pccp.yaml"
     samdops(
         "pccp",
@@ -146,18 +116,7 @@ def test_train_release_retrain_release(tmp_path: Path) -> None:
     assert "  pccp-gate  ok" in retrained.stdout
     assert "PCCP pccp-pima-diabetes-onset@1: candidate (retrain-new-data)" in retrained.stdout
     v2 = "pima-diabetes-onset@2"
-    sign(v2, "review", "quinn")
-    sign(v2, "approval", "max")
-    samdops(
-        "promote",
-        v2,
-        "--to",
-        "released",
-        "--user",
-        "max",
-        "--password-stdin",
-        stdin=PW["max"] + "\n",
-    )
+    release(v2)
     listing = {m["id"]: m for m in json.loads(samdops("registry", "list", "--json").stdout)}
     assert listing[v1]["state"] == "released" and listing[v2]["state"] == "released"
     run_dir = max((home / "runs").glob("retrain-*"))

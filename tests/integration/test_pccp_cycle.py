@@ -142,7 +142,7 @@ def test_candidate_worse_than_released_beyond_margin_is_rejected(
 ) -> None:
     with pytest.raises(
         PccpError,
-        match="was rejected under the PCCP: .*non-inferiority: auroc difference -0\\.[0-9]+",
+        match=r"was rejected under the PCCP: .*non-inferiority: auroc difference -0\.[0-9]+",
     ):
         _retrain(home, tmp_path, pima_like(103, label_noise=0.3))
     model = _latest(home)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,21 +13,10 @@ from samdops.digest import sha256_file
 from samdops.inprocess import run_training_in_process
 from samdops.registry import LocalRegistry
 from tests.bad_inputs import BAD_INPUTS, BadInput
+from tests.cli_helpers import samdops
 from tests.conftest import PIMA_CSV, PIMA_SHA256
 
 pytestmark = pytest.mark.slow
-
-
-def samdops(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SAMDOPS_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "samdops.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +25,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     home = tmp_path_factory.mktemp("home")
     outputs = []
     for _ in range(2):
-        done = samdops("run", "train", home=home)
+        done = samdops(home, "run", "train")
         assert done.returncode == 0, done.stdout + done.stderr
         outputs.append(done.stdout)
     return home, outputs
@@ -131,7 +117,7 @@ def test_in_process_run_registers_the_same_model(
 def test_bad_input_gives_one_line_and_registers_nothing(case: BadInput, tmp_path: Path) -> None:
     data = tmp_path / f"{case.id}.csv"
     data.write_bytes(case.content())
-    done = samdops("run", "train", "--data", str(data), home=tmp_path / "home")
+    done = samdops(tmp_path / "home", "run", "train", "--data", str(data))
     assert done.returncode == 2
     assert done.stderr == f"samdops: error: {case.error.format(path=data)}\n"
     assert LocalRegistry(tmp_path / "home").records() == []
@@ -140,7 +126,7 @@ def test_bad_input_gives_one_line_and_registers_nothing(case: BadInput, tmp_path
 def test_dataset_with_another_digest_is_refused(tmp_path: Path) -> None:
     wanted = "sha256:" + "1" * 64
     done = samdops(
-        "run", "train", "--data", str(PIMA_CSV), "--data-sha256", wanted, home=tmp_path / "home"
+        tmp_path / "home", "run", "train", "--data", str(PIMA_CSV), "--data-sha256", wanted
     )
     assert done.returncode == 2
     assert done.stderr == (
@@ -158,7 +144,7 @@ def test_missed_criterion_registers_gate_failed_and_exits_1(tmp_path: Path) -> N
     raw["evaluation"]["acceptance"] = [{"metric": "auroc", "statistic": "ci_low", "min": 0.99}]
     config = tmp_path / "strict.yaml"
     config.write_text(yaml.safe_dump(raw))
-    done = samdops("run", "train", "--config", str(config), home=tmp_path / "home")
+    done = samdops(tmp_path / "home", "run", "train", "--config", str(config))
     assert done.returncode == 1, done.stderr
     (record,) = LocalRegistry(tmp_path / "home").records()
     assert record.status == "gate_failed"
@@ -172,11 +158,11 @@ def test_missed_criterion_registers_gate_failed_and_exits_1(tmp_path: Path) -> N
 
 def test_registry_cli_lists_and_shows(trained: tuple[Path, list[str]]) -> None:
     home, _ = trained
-    listing = json.loads(samdops("registry", "list", "--json", home=home).stdout)
+    listing = json.loads(samdops(home, "registry", "list", "--json").stdout)
     assert [r["id"] for r in listing] == ["pima-diabetes-onset@1", "pima-diabetes-onset@2"]
     assert listing[0]["state"] == "validated" and listing[0]["model_sha256"].startswith("sha256:")
-    shown = json.loads(samdops("registry", "show", "latest", "--json", home=home).stdout)
+    shown = json.loads(samdops(home, "registry", "show", "latest", "--json").stdout)
     assert shown["id"] == "pima-diabetes-onset@2"
-    missing = samdops("registry", "show", "nope", home=home)
+    missing = samdops(home, "registry", "show", "nope")
     assert missing.returncode == 2
     assert missing.stderr.startswith("samdops: error: no model named 'nope' in the registry")

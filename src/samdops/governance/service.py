@@ -124,44 +124,41 @@ class GovernedRegistry:
             "candidate"
         )
         gate = "passed" if passed else "failed"
-        actor = Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN)
-        source = Source(SourceKind.PIPELINE_RUN, run or "unknown")
         target = AuditTarget(record.name, str(record.version))
-        self.audit.append(
-            EventDraft(
-                actor=actor,
-                action=Action.CREATE,
-                target=target,
-                source=source,
-                new_hash=record_digest(record.document),
-                details={"kind": MODEL_KIND, "gate": gate, "trained_by": trained_by},
+
+        def record_event(
+            action: Action, details: dict[str, str], new_hash: str | None = None
+        ) -> None:
+            self.audit.append(
+                EventDraft(
+                    actor=Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
+                    action=action,
+                    target=target,
+                    source=Source(SourceKind.PIPELINE_RUN, run or "unknown"),
+                    details=details,
+                    new_hash=new_hash,
+                )
             )
+
+        record_event(
+            Action.CREATE,
+            {"kind": MODEL_KIND, "gate": gate, "trained_by": trained_by},
+            new_hash=record_digest(record.document),
         )
         for check in change.get("checks", ()):  # each PCCP check, with its numbers (PCCP-02)
-            self.audit.append(
-                EventDraft(
-                    actor=actor,
-                    action=Action.CREATE,
-                    target=target,
-                    source=source,
-                    details={
-                        "kind": "pccp-check",
-                        "plan": str(change.get("plan")),
-                        "check": str(check["name"]),
-                        "passed": str(check["passed"]).lower(),
-                        "detail": str(check["detail"])[:4000],
-                    },
-                )
+            record_event(
+                Action.CREATE,
+                {
+                    "kind": "pccp-check",
+                    "plan": str(change.get("plan")),
+                    "check": str(check["name"]),
+                    "passed": str(check["passed"]).lower(),
+                    "detail": str(check["detail"])[:4000],
+                },
             )
         if gate == "passed":
-            self.audit.append(
-                EventDraft(
-                    actor=actor,
-                    action=Action.STATE_CHANGE,
-                    target=target,
-                    source=source,
-                    details={"from": "registered", "to": "validated", "why": "gate passed"},
-                )
+            record_event(
+                Action.STATE_CHANGE, {"from": "registered", "to": "validated", "why": "gate passed"}
             )
         self.audit.checkpoint()
         return record
