@@ -26,7 +26,7 @@ run: $(STAMP)
 	$(VENV)/bin/samdops run train
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests/unit tests/integration
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit

@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
 from samdops.components._image import COMPONENT_IMAGE
 
 

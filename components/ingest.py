@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
+
 from samdops.components._image import COMPONENT_IMAGE
 
 

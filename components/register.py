@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Model, Output
+
 from samdops.components._image import COMPONENT_IMAGE
 
 

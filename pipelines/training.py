@@ -7,11 +7,11 @@ Each step carries its Kubernetes settings (:mod:`samdops.kube`); kfp.local ignor
 """
 
 from kfp import dsl
+
 from samdops.components._image import COMPONENT_IMAGE
 from samdops.components.register import register
-from samdops.pipelines._stages import train_and_evaluate
-
 from samdops.kube import apply_step_settings, pipeline_root
+from samdops.pipelines._stages import train_and_evaluate
 
 PIPELINE_NAME = "samdops-training"
 

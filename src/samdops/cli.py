@@ -22,6 +22,8 @@ _COMMAND_MODULES = (
     "samdops.commands.audit",
     "samdops.commands.submit",
     "samdops.commands.schedule",
+    "samdops.commands.package",
+    "samdops.commands.reproduce",
 )
 
 

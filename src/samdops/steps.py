@@ -271,7 +271,11 @@ def register_step(
     entry = governed.register_model(cfg.name, fields, trained_by=trained_by, run=run)
     atomic_write_bytes(record.path, canonical_json(entry.document))
     _record(record, id=entry.id, status=entry.status)
-    atomic_write_text(summary.path, run_summary_markdown(entry.document, report))
+    from samdops.package.run_card import card_markdown
+
+    card = card_markdown(governed, entry.id, cfg, report, {"train": train.path, "test": test.path})
+    markdown = run_summary_markdown(entry.document, report) + (f"\n{card}" if card else "")
+    atomic_write_text(summary.path, markdown)
     if change is not None and change["outcome"] != "candidate":
         from samdops.errors import PccpError
 

@@ -266,7 +266,7 @@ def s3_store(s3_server: S3Server, s3_bucket: str) -> Any:
     return S3Store(settings, Secret(s3_server.access_key), Secret(s3_server.secret_key))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def _no_retry_waiting() -> Iterator[None]:
     """Retries still happen (and are counted) but without waiting between attempts."""
     retry.set_waiting(False)

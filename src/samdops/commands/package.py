@@ -1,0 +1,73 @@
+"""``samdops package export|verify``: the self-contained model package."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    package = subparsers.add_parser("package", help="export and verify model packages")
+    commands = package.add_subparsers(dest="package_command", metavar="COMMAND", required=True)
+    export = commands.add_parser("export", help="write one self-contained, signed model package")
+    export.add_argument("model", help="NAME@VERSION, NAME (latest version) or 'latest'")
+    export.add_argument("out", type=Path, help="the package directory to create")
+    export.add_argument("--tar", action="store_true", help="also write OUT.tar")
+    export.add_argument(
+        "--no-data",
+        action="store_true",
+        help="ship the train/test digests and storage URIs instead of the snapshots",
+    )
+    export.add_argument("--card", type=Path, help="model card text YAML (default: the Pima one)")
+    export.add_argument("--lock", type=Path, help="the dependency lock the model was trained with")
+    export.add_argument(
+        "--store", help="artifact store location (default: the local store in the home)"
+    )
+    export.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    export.set_defaults(func=export_command)
+    verify = commands.add_parser("verify", help="check a package offline; name what fails")
+    verify.add_argument("package", type=Path, help="package directory or .tar archive")
+    verify.add_argument(
+        "--keys", type=Path, help="directory of trusted public keys to compare the package's with"
+    )
+    verify.set_defaults(func=verify_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from samdops.package.export import export_package
+    from samdops.store import open_store
+
+    started = time.monotonic()
+    result = export_package(
+        args.model,
+        args.out,
+        home=args.home,
+        store=open_store(args.store) if args.store else None,
+        include_data=not args.no_data,
+        tar=args.tar,
+        card_path=args.card,
+        lock_path=args.lock,
+    )
+    print(f"exported {result.model_id} ({result.model_sha256})")
+    print(f"  package  {result.directory}  ({result.files} files, {result.size_bytes} bytes)")
+    if result.archive:
+        print(f"  archive  {result.archive}")
+    print(f"  took     {time.monotonic() - started:.1f} s")
+    print(f"verify with: samdops package verify {result.directory}")
+    return 0
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from samdops.package.verify import inspect_package
+
+    report = inspect_package(args.package, trusted_keys=args.keys)
+    print(f"package {report.package}: {report.model} ({report.model_sha256})")
+    for line in report.lines():
+        print(line)
+    if report.ok:
+        print("VERIFIED: every file, signature and proof holds")
+        return 0
+    print(f"FAILED: {len(report.failures)} problem(s)")
+    return 1

@@ -1,0 +1,175 @@
+"""``model.sig``: a signature over the ``model/`` directory in the OpenSSF model-signing format.
+
+The format is the one the PyPI ``model-signing`` package (v1.x) writes with ``sign key`` and
+checks with ``model_signing verify key MODEL --signature SIG --public_key PEM``: a Sigstore bundle
+v0.3 (JSON) holding a DSSE envelope whose payload is an in-toto Statement v1 with predicate type
+``https://model_signing/signature/v1.0``. The predicate lists every file of the model directory
+(``serialization.method = files``, sha256 of each file) and the subject digest is the sha256 of
+the concatenated file digests in path order. The signature is ECDSA over the DSSE PAE with an
+EC P-256 key; deterministic ECDSA (RFC 6979) makes the signature a function of the model and key.
+
+samdops writes and checks this format itself (the ``model-signing`` library is not importable in
+the application environment); the integration tests check it with the official CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from samdops.atomic import atomic_write_bytes
+from samdops.errors import ConfigError, SignatureInvalid, VerificationError
+from samdops.package.dsse import INTOTO_PAYLOAD_TYPE, pae
+
+BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+KEY_NAME = "model-signing-p256.pem"
+_IGNORED = (".gitattributes", ".gitignore", ".git", ".github")
+
+
+def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The EC P-256 model-signing key at ``path`` (PKCS#8 PEM, mode 0600), created if absent."""
+    if not path.exists():
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):
+            atomic_write_bytes(path, pem, exclusive=True, mode=0o600)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the model-signing key {path}: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ConfigError(f"{path} must hold an EC P-256 private key")
+    return key
+
+
+def public_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _resources(model_dir: Path) -> list[dict[str, str]]:
+    files = sorted(
+        p.relative_to(model_dir).as_posix()
+        for p in model_dir.rglob("*")
+        if p.is_file() and p.relative_to(model_dir).parts[0] not in _IGNORED
+    )
+    return [
+        {"name": name, "algorithm": "sha256", "digest": _sha256_hex(model_dir / name)}
+        for name in files
+    ]
+
+
+def _sha256_hex(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def statement(model_dir: Path) -> dict[str, Any]:
+    """The in-toto statement model-signing signs for ``model_dir``."""
+    resources = _resources(model_dir)
+    root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": model_dir.name, "digest": {"sha256": root}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "serialization": {
+                "method": "files",
+                "ignore_paths": list(_IGNORED),
+                "hash_type": "sha256",
+                "allow_symlinks": False,
+            },
+            "resources": resources,
+        },
+    }
+
+
+def _key_hint(public_key_pem: bytes) -> str:
+    return hashlib.sha256(public_key_pem).hexdigest()
+
+
+def sign_model(model_dir: Path, key: ec.EllipticCurvePrivateKey, signature_path: Path) -> None:
+    """Write the model-signing bundle for ``model_dir`` to ``signature_path``."""
+    payload = json.dumps(statement(model_dir), indent=2).encode("utf-8")
+    raw = key.sign(
+        pae(INTOTO_PAYLOAD_TYPE, payload),
+        ec.ECDSA(hashes.SHA256(), deterministic_signing=True),
+    )
+    bundle = {
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {
+            "publicKey": {"hint": _key_hint(public_pem(key))},
+            "tlogEntries": [],
+        },
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode("ascii"),
+            "payloadType": INTOTO_PAYLOAD_TYPE,
+            "signatures": [{"sig": base64.b64encode(raw).decode("ascii"), "keyid": ""}],
+        },
+    }
+    atomic_write_bytes(signature_path, json.dumps(bundle, separators=(",", ":")).encode())
+
+
+def verify_model(model_dir: Path, signature_path: Path, public_key_pem: bytes) -> None:
+    """Raise unless ``signature_path`` is a valid model-signing bundle for ``model_dir``.
+
+    1. The bundle parses and names the given key (its hint is the sha256 of the PEM).
+    2. The ECDSA signature verifies over the DSSE PAE of the payload.
+    3. The payload is a model-signing v1.0 statement whose subject digest matches its resources.
+    4. The files of ``model_dir`` hash to exactly the listed resources (none added or missing).
+    """
+    try:
+        bundle = json.loads(signature_path.read_bytes())
+        envelope = bundle["dsseEnvelope"]
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        raw = base64.b64decode(envelope["signatures"][0]["sig"], validate=True)
+        hint = bundle["verificationMaterial"]["publicKey"]["hint"]
+        media_type = bundle["mediaType"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, binascii.Error) as exc:
+        raise VerificationError(
+            f"{signature_path.name} is not a model-signing bundle: {exc!r}"
+        ) from None
+    if media_type != BUNDLE_MEDIA_TYPE:
+        raise VerificationError(f"{signature_path.name} has media type {media_type!r}")
+    if hint != _key_hint(public_key_pem):
+        raise SignatureInvalid(f"{signature_path.name} was made with another key (hint {hint})")
+    key = serialization.load_pem_public_key(public_key_pem)
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise SignatureInvalid("the model-signing public key is not an EC key")
+    try:
+        key.verify(raw, pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise SignatureInvalid(f"the signature in {signature_path.name} does not verify") from None
+    signed = json.loads(payload)
+    if signed.get("predicateType") != PREDICATE_TYPE:
+        raise VerificationError(f"{signature_path.name} has an unexpected predicate type")
+    expected = statement(model_dir)
+    if signed["predicate"]["resources"] != expected["predicate"]["resources"]:
+        listed = {r["name"]: r["digest"] for r in signed["predicate"]["resources"]}
+        actual = {r["name"]: r["digest"] for r in expected["predicate"]["resources"]}
+        differ = sorted(n for n in set(listed) | set(actual) if listed.get(n) != actual.get(n))
+        raise VerificationError(
+            f"{signature_path.name} does not cover the model as it is now: "
+            f"{', '.join(differ)} differ"
+        )
+    if signed["subject"] != expected["subject"]:
+        raise VerificationError(f"{signature_path.name}: subject digest does not match resources")

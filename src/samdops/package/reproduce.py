@@ -1,0 +1,177 @@
+"""``samdops reproduce``: rebuild a packaged model from the package alone and compare digests.
+
+1. The package must verify (:func:`~samdops.package.verify.verify_package`).
+2. Optionally, the running environment is compared with the packaged lock file
+   (``check_env``): every pinned distribution must be installed at the pinned version.
+3. In a fresh temporary directory, the training step's library call runs on the packaged
+   training snapshot (checked against the digest the provenance states) with the packaged
+   resolved configuration (seeds included).
+4. The new model's sha256 is compared with the packaged one; on a difference, the first
+   differing field of the two model documents is reported.
+
+``rebuild_env`` creates a virtual environment from the packaged lock (``pip install
+--require-hashes``), installs this samdops into it without dependencies, and runs the same
+reproduction there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from samdops.config import TrainingConfig
+from samdops.digest import sha256_file
+from samdops.errors import ConfigError, VerificationError
+from samdops.package import layout as L
+from samdops.package.verify import verify_package
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """The packaged and the rebuilt model digest, and the first difference if they differ."""
+
+    packaged_sha256: str
+    rebuilt_sha256: str
+    first_difference: str | None
+    env_mismatches: tuple[str, ...]
+    seconds: float
+
+    @property
+    def match(self) -> bool:
+        return self.packaged_sha256 == self.rebuilt_sha256
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_pins(lock_text: str) -> dict[str, str]:
+    """``name -> version`` of every ``name==version`` line of a pip-compile/uv lock file."""
+    pins = {}
+    for line in lock_text.splitlines():
+        match = _PIN.match(line.strip())
+        if match:
+            pins[_normal(match.group(1))] = match.group(2)
+    return pins
+
+
+def check_environment(lock_text: str) -> tuple[str, ...]:
+    """One line per pinned distribution that is missing or at another version here."""
+    installed = {_normal(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    out = []
+    for name, version in sorted(lock_pins(lock_text).items()):
+        have = installed.get(name)
+        if have != version:
+            out.append(f"{name}: locked {version}, installed {have or 'nothing'}")
+    return tuple(out)
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """The first path at which two JSON values differ, with both values (shortened)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}/{key}: present in only one model"
+            found = first_difference(a[key], b[key], f"{path}/{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for index, (x, y) in enumerate(zip(a, b, strict=False)):
+            found = first_difference(x, y, f"{path}[{index}]")
+            if found:
+                return found
+        return None if len(a) == len(b) else f"{path}: {len(a)} vs {len(b)} items"
+    if isinstance(a, str) and isinstance(b, str) and a != b:
+        at = next(
+            (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+        )
+        return (
+            f"{path} at character {at}: packaged {a[at : at + 40]!r}, rebuilt {b[at : at + 40]!r}"
+        )
+    return None if a == b else f"{path}: packaged {a!r}, rebuilt {b!r}"
+
+
+def reproduce_package(
+    package: str | Path,
+    *,
+    check_env: bool = False,
+    train_snapshot: str | Path | None = None,
+) -> ReproduceResult:
+    """Rebuild the model of the package directory ``package`` here and compare its digest."""
+    import time
+
+    from samdops.train import train
+
+    started = time.monotonic()
+    root = Path(package)
+    verify_package(root)
+    mismatches = check_environment((root / L.LOCK).read_text("utf-8")) if check_env else ()
+    config = TrainingConfig.from_json((root / L.CONFIG).read_text("utf-8"))
+    datasets = json.loads((root / L.DATASETS).read_bytes())
+    snapshot = Path(train_snapshot) if train_snapshot else root / L.snapshot("train")
+    if not snapshot.is_file():
+        raise ConfigError(
+            "the package holds no training snapshot (exported without data); pass --train FILE "
+            f"with the snapshot whose sha256 is {datasets['train']['sha256']}"
+        )
+    got = sha256_file(snapshot)
+    if got != datasets["train"]["sha256"]:
+        raise VerificationError(
+            f"{snapshot} hashes to {got}, but the model was trained on "
+            f"{datasets['train']['sha256']}"
+        )
+    packaged = sha256_file(root / L.MODEL_FILE)
+    with tempfile.TemporaryDirectory(prefix="samdops-reproduce-") as tmp:
+        work = Path(tmp)
+        result = train(
+            snapshot,
+            config.contract.feature_names,
+            config.contract.label,
+            config.model,
+            work / "model.json",
+            work / "baseline.json",
+            config.evaluation.cv_folds,
+        )
+        difference = None
+        if result.model_sha256 != packaged:
+            difference = (
+                first_difference(
+                    json.loads((root / L.MODEL_FILE).read_bytes()),
+                    json.loads((work / "model.json").read_bytes()),
+                )
+                or "the documents are equal but their bytes differ"
+            )
+    return ReproduceResult(
+        packaged, result.model_sha256, difference, mismatches, time.monotonic() - started
+    )
+
+
+def rebuild_environment(package: str | Path, venv: str | Path) -> Path:
+    """Create a virtual environment at ``venv`` from the packaged lock; return its python.
+
+    Installs every locked distribution with ``--require-hashes`` (from the package index the
+    machine is configured for), then this samdops without dependencies. Takes minutes.
+    """
+    target = Path(venv)
+    if target.exists():
+        raise ConfigError(f"{target} exists; give a new directory for the rebuilt environment")
+    lock = Path(package) / L.LOCK
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    python = target / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
+    source = Path(__file__).resolve().parents[3]
+    if not (source / "pyproject.toml").is_file():
+        raise ConfigError(f"cannot find the samdops source tree to install (looked in {source})")
+    subprocess.run([*pip, "--no-deps", str(source)], check=True)
+    return python

@@ -1,0 +1,192 @@
+"""The model package end to end (VAL-02, VAL-03): export, copy, verify offline, the official
+model-signing CLI, reproduce, S3 versus local store, and the model card in a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from samdops.package import export_package, verify_package
+from samdops.package import layout as L
+from samdops.registry import LocalRegistry
+from samdops.store.local import LocalStore
+from tests.package_helpers import flip_byte, trained_reviewed_home
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+MODEL = "pima-diabetes-onset@1"
+
+
+def samdops(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "samdops.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_reviewed_home(tmp_path_factory.mktemp("pkg-int"))
+
+
+@pytest.fixture(scope="module")
+def archive(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "pima-1"
+    started = time.monotonic()
+    done = samdops(
+        "package",
+        "export",
+        "latest",
+        str(out),
+        "--tar",
+        cwd=out.parent,
+        env={"SAMDOPS_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr
+    print(f"export took {time.monotonic() - started:.1f} s (CLI, cold imports)")
+    assert f"exported {MODEL} (sha256:" in done.stdout
+    return out.with_name("pima-1.tar")
+
+
+@pytest.fixture
+def clean_copy(archive: Path, tmp_path: Path) -> Path:
+    """The archive unpacked in a directory that has never seen the samdops home."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "clean", filter="data")
+    return tmp_path / "clean" / "pima-1"
+
+
+def test_register_step_outputs_the_model_card_markdown(home: Path) -> None:
+    summary = (home.parent / "work" / "summary.md").read_text()
+    assert summary.startswith(f"# {MODEL}: gate PASSED")
+    assert f"# Model card: {MODEL}" in summary and "| Glucose | mg/dL | 20 to 600 |" in summary
+
+
+def test_copied_package_verifies_offline_and_names_a_flipped_byte(
+    clean_copy: Path, tmp_path: Path
+) -> None:
+    offline = {"SAMDOPS_HOME": str(tmp_path / "no-home"), "HOME": str(tmp_path)}
+    started = time.monotonic()
+    done = samdops("package", "verify", str(clean_copy), cwd=tmp_path, env=offline)
+    print(f"verify took {time.monotonic() - started:.1f} s (CLI, cold imports)")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("VERIFIED: every file, signature and proof holds")
+    assert not (tmp_path / "no-home").exists()  # verification wrote nothing and needed no home
+    flip_byte(clean_copy / L.snapshot("train"))
+    bad = samdops("package", "verify", str(clean_copy), cwd=tmp_path, env=offline)
+    assert bad.returncode == 1
+    assert f"   - {L.snapshot('train')}: hashes to sha256:" in bad.stdout
+    assert "FAILED: 2 problem(s)" in bad.stdout  # the manifest and the provenance both name it
+
+
+def test_the_official_model_signing_cli_verifies_the_weights(
+    clean_copy: Path, tmp_path: Path
+) -> None:
+    # The official command from PyPI model-signing (locked as a dev dependency); a real
+    # installation elsewhere can be used instead through $SAMDOPS_MODEL_SIGNING_CLI.
+    cli = os.environ.get("SAMDOPS_MODEL_SIGNING_CLI") or str(
+        Path(sys.executable).parent / "model_signing"
+    )
+    env = dict(os.environ)
+    args = ["verify", "key", str(clean_copy / "model"), "--signature"]
+    args += [str(clean_copy / L.MODEL_SIG), "--public_key", str(clean_copy / L.SIGNING_PUB)]
+    done = subprocess.run([cli, *args], capture_output=True, text=True, check=False, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Verification succeeded" in done.stdout + done.stderr
+    flip_byte(clean_copy / L.MODEL_FILE)
+    tampered = subprocess.run([cli, *args], capture_output=True, text=True, check=False, env=env)
+    assert tampered.returncode != 0 and "model.json" in tampered.stdout + tampered.stderr
+
+
+def test_reproduce_gives_match(clean_copy: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = samdops(
+        "reproduce",
+        str(clean_copy),
+        "--check-env",
+        cwd=tmp_path,
+        env={"SAMDOPS_HOME": str(tmp_path / "no-home")},
+    )
+    print(f"reproduce took {time.monotonic() - started:.1f} s (CLI, cold imports)")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "environment matches the packaged lock"
+    assert lines[-1] == "MATCH"
+    packaged, rebuilt = (line.split()[2] for line in lines[1:3])
+    assert packaged == rebuilt and packaged.startswith("sha256:")
+
+
+def test_s3_and_local_exports_are_the_same_package(
+    home: Path, s3_store: Any, tmp_path: Path
+) -> None:
+    record = LocalRegistry(home).get(MODEL).document
+    local = LocalStore(home / "store")
+    digests = {a["sha256"] for a in record["artifacts"].values()}
+    digests.add(record["lineage"]["config"]["sha256"])
+    for digest in sorted(digests):
+        assert s3_store.put_bytes(local.get_bytes(digest)) == digest
+    from_local = export_package(MODEL, tmp_path / "local", home=home)
+    from_s3 = export_package(MODEL, tmp_path / "s3", home=home, store=s3_store)
+    verify_package(from_local.directory)
+    verify_package(from_s3.directory)
+    local_files = sorted(
+        p.relative_to(from_local.directory) for p in from_local.directory.rglob("*")
+    )
+    s3_files = sorted(p.relative_to(from_s3.directory) for p in from_s3.directory.rglob("*"))
+    assert local_files == s3_files
+    for rel in local_files:
+        a, b = from_local.directory / rel, from_s3.directory / rel
+        if a.is_file():
+            assert a.read_bytes() == b.read_bytes(), rel  # byte-identical, manifests included
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="headless Chromium is not installed (apt-get install chromium)"
+)
+def test_the_model_card_renders_in_headless_chromium(clean_copy: Path, tmp_path: Path) -> None:
+    png = tmp_path / "model-card.png"
+    done = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1200,2000",
+            (clean_copy / L.CARD_HTML).resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1200, 2000)
+    assert len(data) > 100_000  # a page full of text and tables, not a blank one
+    keep = os.environ.get("SAMDOPS_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(png, Path(keep) / png.name)
