@@ -96,6 +96,10 @@ def test_sign_release_and_show(home: Path) -> None:
         ("Quinn Q. Reviewer", "review"),
         ("Max R. Manager", "approval"),
     ]
+    export = home.parent / "export"
+    assert samdops(home, "audit", "export", "--out", str(export)).returncode == 0
+    report = (export / "report.txt").read_text()
+    assert "    signature: Quinn Q. Reviewer (quinn), 20" in report and ", review\n" in report
     text = samdops(home, "registry", "list").stdout
     assert "signed: Max R. Manager (max)" in text and ", approval" in text
 

@@ -26,6 +26,7 @@ from typing import Any
 from samdops.atomic import atomic_write_bytes, atomic_write_text
 from samdops.audit.checkpoint import Checkpoint, utc_now_ms
 from samdops.audit.entry import GENESIS, AuditRecord, decode_entry
+from samdops.audit.event import Action
 from samdops.audit.log import AuditLog
 from samdops.audit.merkle import verify_inclusion
 from samdops.errors import AuditError, AuditVerificationError, CheckpointInvalid, VerificationError
@@ -153,6 +154,12 @@ def render_report(records: list[AuditRecord], checkpoint: Checkpoint) -> str:
         if e.reason is not None:
             out.append(f"    reason: {e.reason}")
         out.append(f"    value:  {e.prev_hash or '-'} -> {e.new_hash or '-'}")
+        details = e.detail_map()
+        if e.action == Action.SIGN and "sig.name" in details:  # shown as signed (ES-01)
+            out.append(
+                f"    signature: {details['sig.name']} ({details.get('sig.signer')}), "
+                f"{details.get('sig.signed_at')}, {details.get('meaning')}"
+            )
         for key, value in e.detail_map().items():
             out.append(f"    {key}: {value}")
         out.append(f"    event {e.id}, entry {r.digest}")
