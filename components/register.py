@@ -23,6 +23,7 @@ def register(
     summary: Output[Markdown],
     record: Output[Artifact],
     store: str = "",
+    pipeline_spec: str = "",
 ) -> None:
     """Register the model (status gate_failed when a criterion was missed) and summarise the run."""
     from samdops.steps import register_step, run_step
@@ -44,4 +45,5 @@ def register(
         summary=summary,
         record=record,
         store=store,
+        pipeline_spec=pipeline_spec,
     )

@@ -24,6 +24,7 @@ def register_candidate(
     summary: Output[Markdown],
     record: Output[Artifact],
     store: str = "",
+    pipeline_spec: str = "",
 ) -> None:
     """Register as a candidate (or as rejected / outside the plan, and fail the run)."""
     from samdops.steps import register_step, run_step
@@ -45,5 +46,6 @@ def register_candidate(
         summary=summary,
         record=record,
         store=store,
+        pipeline_spec=pipeline_spec,
         change_record=change_record,
     )

@@ -29,6 +29,7 @@ def retraining_pipeline(
     home: str = "",
     run: str = "",
     store: str = "",
+    pipeline_spec_sha256: str = "",
 ) -> None:
     stages = train_and_evaluate(config, data_uri, data_sha256, home, run, "new data")
     gate = pccp_gate(
@@ -48,6 +49,7 @@ def retraining_pipeline(
         run=run,
         image=COMPONENT_IMAGE,
         store=store,
+        pipeline_spec=pipeline_spec_sha256,
         **stages.register_inputs(),
     )
     apply_step_settings(registered, "register")

@@ -28,6 +28,7 @@ def training_pipeline(
     home: str = "",
     run: str = "",
     store: str = "",
+    pipeline_spec_sha256: str = "",
 ) -> None:
     stages = train_and_evaluate(config, data_uri, data_sha256, home, run, "source data")
     registered = register(
@@ -36,6 +37,7 @@ def training_pipeline(
         run=run,
         image=COMPONENT_IMAGE,
         store=store,
+        pipeline_spec=pipeline_spec_sha256,
         **stages.register_inputs(),
     )
     apply_step_settings(registered, "register")

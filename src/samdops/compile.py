@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -31,29 +32,38 @@ def check_release_images(spec_yaml: bytes, pipeline: str) -> None:
         raise PipelineError(f"{pipeline}: executors with images not pinned by digest: {listed}")
 
 
-def compile_all(out_dir: str | Path, *, release: bool = False) -> list[Path]:
-    """Compile every pipeline into ``out_dir``; with ``release``, refuse unpinned images."""
-    image = component_image()
-    if release:
-        require_pinned(image)
-    from kfp import compiler
-
+def _pipelines() -> dict[str, Any]:
     from samdops.pipelines import retraining, training
 
+    return {
+        training.PIPELINE_NAME: training.training_pipeline,
+        retraining.PIPELINE_NAME: retraining.retraining_pipeline,
+    }
+
+
+def compile_pipeline(name: str) -> bytes:
+    """The IR YAML of pipeline ``name``, deterministic for the same code and image."""
+    from kfp import compiler
+
+    pipelines = _pipelines()
+    if name not in pipelines:
+        raise PipelineError(f"no pipeline named {name!r}; known: {', '.join(sorted(pipelines))}")
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = Path(tmp) / f"{name}.yaml"
+        compiler.Compiler().compile(pipelines[name], str(staging))
+        return staging.read_bytes()
+
+
+def compile_all(out_dir: str | Path, *, release: bool = False) -> list[Path]:
+    """Compile every pipeline into ``out_dir``; with ``release``, refuse unpinned images."""
+    if release:
+        require_pinned(component_image())
     written = []
-    out = Path(out_dir)
-    pipelines = (
-        (training.PIPELINE_NAME, training.training_pipeline),
-        (retraining.PIPELINE_NAME, retraining.retraining_pipeline),
-    )
-    for name, pipeline in pipelines:
-        with tempfile.TemporaryDirectory() as tmp:
-            staging = Path(tmp) / f"{name}.yaml"
-            compiler.Compiler().compile(pipeline, str(staging))
-            data = staging.read_bytes()
+    for name in _pipelines():
+        data = compile_pipeline(name)
         if release:
             check_release_images(data, name)
-        target = out / f"{name}.yaml"
+        target = Path(out_dir) / f"{name}.yaml"
         atomic_write_bytes(target, data)
         written.append(target)
     return written

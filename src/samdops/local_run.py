@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from samdops import errors
+from samdops.atomic import atomic_write_bytes
+from samdops.compile import compile_pipeline
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
 from samdops.registry import LocalRegistry, RegistryRecord
@@ -154,7 +156,11 @@ def run_training(
                 pipeline_root=str(run_dir / "pipeline-root"),
                 raise_on_error=False,
             )
+            spec = compile_pipeline("samdops-retraining" if plan else "samdops-training")
+            spec_digest = LocalRegistry(home).store.put_bytes(spec)  # kept beside the records
+            atomic_write_bytes(run_dir / "pipeline.yaml", spec)
             params = {
+                "pipeline_spec_sha256": spec_digest,
                 "config": config.to_json(),
                 "data_uri": str(data.resolve()),
                 "data_sha256": expected,

@@ -194,6 +194,7 @@ def register_step(
     record: ArtifactLike,
     store: str = "",
     change_record: ArtifactLike | None = None,
+    pipeline_spec: str = "",
 ) -> None:
     """Store every artifact by digest and write the registration record with its lineage.
 
@@ -255,6 +256,8 @@ def register_step(
             },
             "code": code_version().as_dict(),
             "pipeline_run": run,
+            # the digest of the compiled pipeline this run executed (empty: not run by a pipeline)
+            "pipeline_spec": {"sha256": parse_digest(pipeline_spec) if pipeline_spec else None},
             "component_image": image,
         },
     }

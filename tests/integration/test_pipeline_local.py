@@ -65,6 +65,10 @@ def test_registered_record_carries_lineage_and_verifiable_artifacts(
     assert lineage["code"]["lock_sha256"].startswith("sha256:")
     assert lineage["seeds"] == {"split": 20261128, "model": 42, "bootstrap": 7}
     assert lineage["pipeline_run"].startswith("train-")
+    spec_digest = lineage["pipeline_spec"]["sha256"]
+    run_spec = home / "runs" / lineage["pipeline_run"] / "pipeline.yaml"
+    assert sha256_file(run_spec) == spec_digest  # the compiled spec this run executed
+    assert registry.store.get_bytes(spec_digest) == run_spec.read_bytes()
     # the test set was registered before the model was
     assert lineage["test_set_registered_at"] < record["registered_at"]
     # every artifact is in the store under its digest, and verifies on read

@@ -239,8 +239,9 @@ def test_make_images_records_the_pushed_digest(
 
 
 def test_make_images_refuses_uncommitted_changes(tmp_path: Path) -> None:
-    if not _git("status", "--porcelain", "--untracked-files=no"):
-        pytest.skip("the working tree is clean")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    (clone / "README.md").write_text("changed and not committed\n")  # a dirty work tree
     env = {
         "PATH": _fake_engine_path(tmp_path),
         "HOME": str(tmp_path),
@@ -249,7 +250,11 @@ def test_make_images_refuses_uncommitted_changes(tmp_path: Path) -> None:
         "PY": sys.executable,
     }
     done = subprocess.run(
-        ["bash", str(BUILD)], capture_output=True, text=True, env=env, check=False
+        ["bash", str(clone / "images" / "build.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr.startswith("make images: the working tree has uncommitted changes;")

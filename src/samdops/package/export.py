@@ -10,6 +10,7 @@ the artifacts come from. The directory is built beside ``out`` and renamed into 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -27,7 +28,7 @@ from samdops.audit.export import entry_proof
 from samdops.audit.signer import LocalEd25519Signer, Signer
 from samdops.config import TrainingConfig
 from samdops.digest import canonical_json, sha256_bytes
-from samdops.errors import ConfigError, RegistryError
+from samdops.errors import ConfigError, RegistryError, StoreError
 from samdops.governance.service import GovernedModel, GovernedRegistry
 from samdops.package import layout as L
 from samdops.package import model_signing
@@ -165,7 +166,7 @@ def _write(
     datasets["source"] = {**lineage["source_data"], "included_as": None}
     put(L.DATASETS, _json(datasets))
     put(L.LOCK, _lock_bytes(lineage["code"].get("lock_sha256"), lock_path))
-    spec = _pipeline_spec()
+    spec = _pipeline_spec(store, lineage)
     put(L.PIPELINE_SPEC, spec)
 
     # 2. Evidence: evaluation, gate, record, signatures, audit entries with proofs.
@@ -244,14 +245,28 @@ def _lock_bytes(recorded: str | None, lock_path: str | Path | None) -> bytes:
     return data
 
 
-def _pipeline_spec() -> bytes:
-    """The compiled training pipeline spec (compiled deterministically from this code)."""
-    from samdops.compile import compile_all
+def _pipeline_spec(store: ArtifactStore, lineage: dict[str, Any]) -> bytes:
+    """The compiled pipeline spec the run executed (its digest is in the record's lineage).
 
-    with tempfile.TemporaryDirectory() as tmp:
-        written = compile_all(tmp)
-        (training,) = [p for p in written if p.stem == "samdops-training"]
-        return training.read_bytes()
+    It is read from the store when there; otherwise it is compiled from this code, which must
+    give the same digest. A model trained without a pipeline gets the training pipeline's spec.
+    """
+    from samdops.compile import compile_pipeline
+
+    digest = (lineage.get("pipeline_spec") or {}).get("sha256")
+    run = str(lineage.get("pipeline_run", ""))
+    name = "samdops-retraining" if run.startswith("retrain-") else "samdops-training"
+    if digest:
+        with contextlib.suppress(StoreError):
+            return store.get_bytes(digest)
+    data = compile_pipeline(name)
+    if digest and sha256_bytes(data) != digest:
+        raise ConfigError(
+            f"the run executed pipeline spec {digest}, which is not in the store, and this code "
+            f"compiles to {sha256_bytes(data)}; export from a checkout of commit "
+            f"{lineage.get('code', {}).get('git_commit')}"
+        )
+    return data
 
 
 def _checkpoint(governed: GovernedRegistry, model: GovernedModel) -> Checkpoint:

@@ -254,6 +254,9 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
             )
         if state["package"].get("model_sha256") != model_digest:
             fail.append(f"{L.PACKAGE_FILE}: names another model than {L.MODEL_FILE}")
+        ran = ((document.get("lineage") or {}).get("pipeline_spec") or {}).get("sha256")
+        if ran and sha256_file(root / L.PIPELINE_SPEC) != ran:
+            fail.append(f"{L.PIPELINE_SPEC}: is not the pipeline spec the run executed ({ran})")
         model_id = f"{document.get('name')}@{document.get('version')}"
         # What the proven audit entries say: the registered digest, the state, the signatures.
         history = histories(state["audit"]).get(model_id)
