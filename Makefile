@@ -8,7 +8,17 @@ PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
 .PHONY: venv run test unit integration lint compile bench lock clean
 
+TOOLS_VENV ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.samdops-installed
+
 venv: $(STAMP)
+
+# Tools that must not be importable from the runtime venv (see requirements/tools.in).
+$(TOOLS_STAMP): requirements/tools.lock
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	@set -o pipefail; $(TOOLS_VENV)/bin/python -m pip install $(PIP_QUIET) --require-hashes \
+	  --no-deps -r requirements/tools.lock 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@touch $(TOOLS_STAMP)
 
 # pip's "Location ... is ignored" warnings come from this machine's pip.conf and are filtered.
 $(STAMP): requirements/app.lock requirements/build.lock pyproject.toml
@@ -25,10 +35,10 @@ $(STAMP): requirements/app.lock requirements/build.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/samdops run train
 
-test: $(STAMP)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -q tests/unit tests/integration
 
-unit: $(STAMP)
+unit: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 integration: $(STAMP)
@@ -50,6 +60,8 @@ lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-unknown-linux-gnu -o requirements/app.lock
 	uv pip compile requirements/build.in --generate-hashes --python-version 3.11 -o requirements/build.lock
+	uv pip compile requirements/tools.in --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu -o requirements/tools.lock
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
@@ -73,7 +85,7 @@ chart-sync:
 
 # Offline: lint + render the chart (defaults and each ci/*-values.yaml), validate every object
 # against the Kubernetes 1.31 schemas, build the local kustomizations, then the policy tests.
-chart-test: $(STAMP)
+chart-test: $(STAMP) $(TOOLS_STAMP)
 	@rm -rf build/chart && mkdir -p build/chart
 	$(PY) scripts/render_chart.py --lint
 	$(PY) scripts/render_chart.py > build/chart/default.yaml
@@ -87,8 +99,8 @@ chart-test: $(STAMP)
 	  $(VENV)/bin/kubectl kustomize $(KUSTOMIZE_LOCAL) manifests/$$d \
 	    > build/chart/kustomize-$$(echo $$d | tr / -).yaml; done
 	$(VENV)/bin/kubectl kustomize manifests/dev-vault > build/chart/kustomize-dev-vault.yaml
-	@set -o pipefail; echo "$(VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.31 build/chart/*.yaml"; \
-	  $(VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.31 build/chart/*.yaml \
+	@set -o pipefail; echo "$(TOOLS_VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.31 build/chart/*.yaml"; \
+	  $(TOOLS_VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.31 build/chart/*.yaml \
 	  | { grep -v '^INFO' || true; } && echo "every rendered object is valid for Kubernetes 1.31"
 	$(PY) -m pytest -q tests/unit/test_helm_chart.py tests/unit/test_dockerfile.py \
 	  tests/unit/test_deploy_scripts.py

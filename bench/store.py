@@ -157,8 +157,8 @@ def main() -> None:
         )
     print(
         f"ratio = store time / bare minio time (best of n); target <= {TARGET}. 'extra ms' is the "
-        "store's added time per operation: sha256 of the content and, for puts, the "
-        "exists-check (HEAD) that deduplicates."
+        "store's added time per operation: sha256 of the content (a single-part put is one "
+        "conditional PUT; a multipart put first checks that the key is absent)."
     )
 
 

@@ -17,8 +17,10 @@ submitted (KFP v2 runs every step of a run under one service account).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -88,12 +90,33 @@ def pipeline_root() -> str:
     return root
 
 
+_LOCAL_EXECUTION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "samdops_local_execution", default=False
+)
+
+
+@contextlib.contextmanager
+def local_execution() -> Iterator[None]:
+    """Define pipelines for kfp.local: it ignores cluster settings, so they are not applied.
+
+    (kfp's resource setters inspect the call stack, about 0.1 s per step; compiling is
+    unaffected, so a compiled spec always carries every setting.)
+    """
+    token = _LOCAL_EXECUTION.set(True)
+    try:
+        yield
+    finally:
+        _LOCAL_EXECUTION.reset(token)
+
+
 def apply_step_settings(task: dsl.PipelineTask, step: str) -> dsl.PipelineTask:
     """Apply the cluster settings of ``step`` (a key of :data:`STEPS`) to ``task``."""
     try:
         settings = STEPS[step]
     except KeyError:
         raise ConfigError(f"no Kubernetes settings for step {step!r}; add it to STEPS") from None
+    if _LOCAL_EXECUTION.get():
+        return task
     task.set_cpu_request(settings.cpu_request).set_cpu_limit(settings.cpu_limit)
     task.set_memory_request(settings.memory_request).set_memory_limit(settings.memory_limit)
     kubernetes.set_timeout(task, settings.timeout_seconds)

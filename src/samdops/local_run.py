@@ -27,6 +27,7 @@ from samdops.atomic import atomic_write_bytes
 from samdops.compile import compile_pipeline
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
+from samdops.kube import local_execution
 from samdops.registry import LocalRegistry, RegistryRecord
 from samdops.steps import ACTOR_ENV, ERROR_FILE_ENV
 
@@ -168,10 +169,11 @@ def run_training(
                 "run": run,
                 "store": store,
             }
-            if plan:
-                retraining_pipeline(plan_id=plan, **params)
-            else:
-                training_pipeline(**params)
+            with local_execution():
+                if plan:
+                    retraining_pipeline(plan_id=plan, **params)
+                else:
+                    training_pipeline(**params)
     seconds = time.monotonic() - started
     if error_file.exists():
         _raise_step_error(error_file)
