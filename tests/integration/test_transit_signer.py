@@ -65,3 +65,41 @@ def test_other_roles_cannot_sign(vault_bootstrapped: Any, approle_login: Any) ->
         SecretsUnavailable, match="cannot read Transit key transit/samdops-audit: permission denied"
     ):
         TransitSigner(client, "samdops-audit")
+
+
+def test_governed_registry_signs_with_transit_when_vault_is_configured(
+    vault_bootstrapped: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samdops.governance.identity import UserKind
+    from samdops.governance.roles import Role
+    from samdops.governance.service import GovernedRegistry
+
+    monkeypatch.setenv("VAULT_ADDR", vault_bootstrapped.addr)
+    monkeypatch.setenv("VAULT_TOKEN", vault_bootstrapped.root_token)
+    home = tmp_path / "home"
+    gov = GovernedRegistry(home, sinks=[])
+    gov.users.bootstrap_admin("admin", "Ada Admin", "admin-password-1")
+    admin = gov.users.authenticate("admin", "admin-password-1")
+    gov.users.add(
+        admin,
+        "quinn",
+        "Quinn Person",
+        {Role.QA_REVIEWER},
+        kind=UserKind.PERSON,
+        temporary_password="temporary-password",
+    )
+    gov.users.change_password("quinn", "temporary-password", "reviewer-password")
+    fields = {
+        "status": "registered",
+        "model": {"sha256": "sha256:" + "ab" * 32},
+        "gate": {"passed": True, "criteria": []},
+        "metrics": {},
+    }
+    ref = gov.register_model("pima", fields, trained_by="eve", run="r1").id
+    signed = gov.sign(ref, Meaning.REVIEW, "quinn", "reviewer-password")
+    transit = TransitSigner(vault_bootstrapped.client(), "samdops-audit")
+    (signature,) = signed.history.signatures
+    assert signature.key_id == transit.key_id  # the e-signature was made by Vault
+    signature.verify(signed.record.document, transit.public_key_pem())
+    assert gov.audit.verify(transit.public_key_pem()).size == len(gov.audit)
+    assert not (home / "keys").exists()  # no private key was written locally

@@ -19,7 +19,7 @@ from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, 
 from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
 from samdops.audit.siem import EventSink, sink_from_url
-from samdops.audit.signer import LocalEd25519Signer, Signer
+from samdops.audit.signer import Signer
 from samdops.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -27,6 +27,7 @@ from samdops.errors import (
     VerificationError,
 )
 from samdops.governance.identity import Authenticated, UserDirectory, UserKind
+from samdops.governance.keys import platform_signer
 from samdops.governance.lifecycle import (
     MODEL_KIND,
     ModelHistory,
@@ -101,9 +102,9 @@ class GovernedRegistry:
         store: ArtifactStore | None = None,
     ) -> None:
         self.registry = LocalRegistry(home, store=store)
-        keys = self.registry.home / "keys"
-        self.audit_key = audit_key or LocalEd25519Signer.load_or_create(keys / "audit-ed25519.pem")
-        self.esign_key = esign_key or LocalEd25519Signer.load_or_create(keys / ESIGN_KEY_NAME)
+        root = self.registry.home
+        self.audit_key = audit_key or platform_signer(root, "audit-ed25519.pem")
+        self.esign_key = esign_key or platform_signer(root, ESIGN_KEY_NAME)
         self.audit = AuditLog.open(
             self.registry.home / "audit",
             signer=self.audit_key,
