@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
@@ -66,3 +67,33 @@ def create_users(
             stdin=f"temporary-password\n{password}\n",
         )
         assert changed.returncode == 0, changed.stderr
+
+
+@contextlib.contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Set ``$SAMDOPS_ACTOR`` (who started a run) for the duration."""
+    previous = os.environ.get("SAMDOPS_ACTOR")
+    os.environ["SAMDOPS_ACTOR"] = actor
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["SAMDOPS_ACTOR"]
+        else:
+            os.environ["SAMDOPS_ACTOR"] = previous
+
+
+def train_pima(home: Path, workdir: Path, *, actor: str = "eve") -> None:
+    """Train and register the Pima model in this process (the pipeline's steps, without KFP)."""
+    from samdops.config import default_config_path, load_config
+    from samdops.inprocess import run_training_in_process
+    from tests.conftest import PIMA_CSV, PIMA_SHA256
+
+    with acting_as(actor):
+        run_training_in_process(
+            load_config(default_config_path()),
+            data=PIMA_CSV,
+            data_sha256=PIMA_SHA256,
+            home=home,
+            workdir=workdir,
+        )

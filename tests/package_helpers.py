@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from samdops.config import default_config_path, load_config
 from samdops.governance.roles import Role
 from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning
-from tests.conftest import PIMA_CSV, PIMA_SHA256
+from tests.cli_helpers import train_pima
 
 REVIEWER = ("quinn", "Quinn Q. Reviewer", "reviewer-password-1")
 
 
 def trained_reviewed_home(base: Path) -> Path:
     """A home with the Pima model trained in process (~5 s) and signed for review by quinn."""
-    from samdops.inprocess import run_training_in_process
-
     home = base / "home"
-    previous = os.environ.get("SAMDOPS_ACTOR")
-    os.environ["SAMDOPS_ACTOR"] = "eve"
-    try:
-        run_training_in_process(
-            load_config(default_config_path()),
-            data=PIMA_CSV,
-            data_sha256=PIMA_SHA256,
-            home=home,
-            workdir=base / "work",
-        )
-    finally:
-        if previous is None:
-            del os.environ["SAMDOPS_ACTOR"]
-        else:
-            os.environ["SAMDOPS_ACTOR"] = previous
+    train_pima(home, base / "work")
     governed = GovernedRegistry(home, sinks=[])
     users = governed.users
     users.bootstrap_admin("admin", "Ada Admin", "admin-password-1")

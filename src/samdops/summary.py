@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def _estimate(value: dict[str, Any]) -> str:
+def format_estimate(value: dict[str, Any]) -> str:
+    """``0.872 (95% CI 0.814-0.922)``, or just the point, or ``n/a``."""
     point, low, high = value.get("point"), value.get("ci_low"), value.get("ci_high")
     if point is None:
         return "n/a"
@@ -16,7 +17,7 @@ def _estimate(value: dict[str, Any]) -> str:
 
 def metrics_table(metrics: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["| metric | value |", "|---|---|"]
-    lines += [f"| {name} | {_estimate(value)} |" for name, value in metrics.items()]
+    lines += [f"| {name} | {format_estimate(value)} |" for name, value in metrics.items()]
     return lines
 
 
@@ -39,7 +40,7 @@ def run_summary_markdown(record: dict[str, Any], evaluation: dict[str, Any]) -> 
         *metrics_table(record["metrics"]),
         "",
         f"Baseline ({evaluation['baseline']['name']}) AUROC: "
-        f"{_estimate(evaluation['baseline']['metrics']['auroc'])}",
+        f"{format_estimate(evaluation['baseline']['metrics']['auroc'])}",
         "",
         "## Cross-validation on the training set (AUROC)",
         "",
@@ -50,7 +51,7 @@ def run_summary_markdown(record: dict[str, Any], evaluation: dict[str, Any]) -> 
         lines.append(f"- {cv['family']}: mean {mean:.3f} over {cv['folds']} folds")
     lines += ["", "## Subgroups", "", "| group | n | positives | AUROC |", "|---|---|---|---|"]
     for group in evaluation["subgroups"]:
-        auroc = _estimate(group["metrics"]["auroc"])
+        auroc = format_estimate(group["metrics"]["auroc"])
         lines.append(f"| {group['name']} | {group['size']} | {group['positives']} | {auroc} |")
     lines += ["", "## Calibration (reliability curve)", "", "| mean predicted | observed | n |"]
     lines.append("|---|---|---|")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from samdops.config import default_config_path, load_config
 from samdops.governance.service import GovernedRegistry
-from tests.cli_helpers import create_users, samdops
-from tests.conftest import PIMA_CSV, PIMA_SHA256
+from tests.cli_helpers import create_users, samdops, train_pima
 
 PASSWORD = {"admin": "admin-password-1", "quinn": "reviewer-password", "max": "release-password"}
 
@@ -19,20 +16,8 @@ PASSWORD = {"admin": "admin-password-1", "quinn": "reviewer-password", "max": "r
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with a model trained in process (same steps as the pipeline) and three users."""
-    from samdops.inprocess import run_training_in_process
-
     home = tmp_path_factory.mktemp("gov") / "home"
-    os.environ["SAMDOPS_ACTOR"] = "eve"
-    try:
-        run_training_in_process(
-            load_config(default_config_path()),
-            data=PIMA_CSV,
-            data_sha256=PIMA_SHA256,
-            home=home,
-            workdir=home.parent / "work",
-        )
-    finally:
-        del os.environ["SAMDOPS_ACTOR"]
+    train_pima(home, home.parent / "work")
     create_users(
         home,
         PASSWORD["admin"],

@@ -20,7 +20,7 @@ from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning
 from samdops.inprocess import run_training_in_process
 from samdops.pccp.registry import plan_in_force, register_plan
-from tests.conftest import PIMA_CSV, PIMA_SHA256
+from tests.cli_helpers import acting_as, train_pima
 from tests.pima_like import pima_like
 
 PLAN_FILE = default_config_path().parent / "pima-pccp.yaml"
@@ -56,12 +56,8 @@ def _approve(gov: GovernedRegistry, ref: str) -> None:
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """v1 trained, approved and released; the PCCP registered, reviewed and approved."""
     home = tmp_path_factory.mktemp("pccp") / "home"
-    os.environ["SAMDOPS_ACTOR"] = "eve"
-    try:
-        config = load_config(default_config_path())
-        run_training_in_process(
-            config, data=PIMA_CSV, data_sha256=PIMA_SHA256, home=home, workdir=home.parent / "w1"
-        )
+    with acting_as("eve"):  # the retrains below are eve's too
+        train_pima(home, home.parent / "w1")
         gov = GovernedRegistry(home, sinks=[])
         _users(gov)
         _approve(gov, f"{NAME}@1")
@@ -69,8 +65,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         plan = register_plan(gov, PLAN_FILE, "eve", PW["eve"])
         _approve(gov, plan.record.id)
         yield home
-    finally:
-        del os.environ["SAMDOPS_ACTOR"]
 
 
 def _retrain(

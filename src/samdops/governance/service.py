@@ -218,16 +218,14 @@ class GovernedRegistry:
             key=self.esign_key,
         )
         details = {f"sig.{k}": v for k, v in signature.as_dict().items()}
-        self.audit.append(
-            EventDraft(
-                actor=Actor(who.user.id, AuthMethod.PASSWORD),
-                action=Action.SIGN,
-                target=target,
-                source=Source(SourceKind.CLI, source),
-                prev_hash=model.history.record_sha256,
-                new_hash=signature.digest,
-                details={"meaning": meaning.value, **details},
-            )
+        self._person_event(
+            who.user.id,
+            Action.SIGN,
+            target,
+            source,
+            prev_hash=model.history.record_sha256,
+            new_hash=signature.digest,
+            details={"meaning": meaning.value, **details},
         )
         self.audit.checkpoint()
         return self.get(model.record.id)
@@ -265,14 +263,12 @@ class GovernedRegistry:
                 raise LifecycleError(f"a reason is required to make {model.record.id} {to.value}")
 
         self._guarded(checks, who, target, source, f"promote:{to.value}")
-        self.audit.append(
-            EventDraft(
-                actor=Actor(who.user.id, AuthMethod.PASSWORD),
-                action=Action.STATE_CHANGE,
-                target=target,
-                source=Source(SourceKind.CLI, source),
-                details={"from": model.state.value, "to": to.value, "why": reason or to.value},
-            )
+        self._person_event(
+            who.user.id,
+            Action.STATE_CHANGE,
+            target,
+            source,
+            details={"from": model.state.value, "to": to.value, "why": reason or to.value},
         )
         self.audit.checkpoint()
         return self.get(model.record.id)
@@ -291,18 +287,35 @@ class GovernedRegistry:
             "retained; audit data is kept at least as long as the records it covers (AT-07) "
             "and no role may purge it"
         )
-        self.audit.append(
-            EventDraft(
-                actor=Actor(who.user.id, AuthMethod.PASSWORD),
-                action=Action.PURGE_ATTEMPT,
-                target=target,
-                source=Source(SourceKind.CLI, "purge"),
-                outcome=Outcome.DENIED,
-                reason=reason or "none given",
-                details={"before": str(before), "error": message},
-            )
+        self._person_event(
+            who.user.id,
+            Action.PURGE_ATTEMPT,
+            target,
+            "purge",
+            outcome=Outcome.DENIED,
+            reason=reason or "none given",
+            details={"before": str(before), "error": message},
         )
         raise AccessDenied(message)
+
+    def _person_event(
+        self,
+        actor: str,
+        action: Action,
+        target: AuditTarget,
+        source: str,
+        **fields: Any,
+    ) -> None:
+        """Append an event done by a person (authenticated by password) from the CLI."""
+        self.audit.append(
+            EventDraft(
+                actor=Actor(actor, AuthMethod.PASSWORD),
+                action=action,
+                target=target,
+                source=Source(SourceKind.CLI, source),
+                **fields,
+            )
+        )
 
     def _authenticate(
         self, user_id: str, password: str, target: AuditTarget, source: str
@@ -310,15 +323,13 @@ class GovernedRegistry:
         try:
             return self.users.authenticate(user_id, password)
         except AuthenticationFailed as exc:
-            self.audit.append(
-                EventDraft(
-                    actor=Actor(user_id or "unknown", AuthMethod.PASSWORD),
-                    action=Action.SIGNING_FAILURE,
-                    target=target,
-                    source=Source(SourceKind.CLI, source),
-                    outcome=Outcome.DENIED,
-                    details={"error": str(exc)},
-                )
+            self._person_event(
+                user_id or "unknown",
+                Action.SIGNING_FAILURE,
+                target,
+                source,
+                outcome=Outcome.DENIED,
+                details={"error": str(exc)},
             )
             raise
 
@@ -334,15 +345,13 @@ class GovernedRegistry:
         try:
             checks()
         except (AccessDenied, LifecycleError) as exc:
-            self.audit.append(
-                EventDraft(
-                    actor=Actor(who.user.id, AuthMethod.PASSWORD),
-                    action=Action.STATE_CHANGE,
-                    target=target,
-                    source=Source(SourceKind.CLI, source),
-                    outcome=Outcome.DENIED,
-                    details={"attempted": attempted, "error": str(exc)},
-                )
+            self._person_event(
+                who.user.id,
+                Action.STATE_CHANGE,
+                target,
+                source,
+                outcome=Outcome.DENIED,
+                details={"attempted": attempted, "error": str(exc)},
             )
             raise
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from samdops.config import TrainingConfig
 from samdops.digest import canonical_json, sha256_bytes
 from samdops.errors import ConfigError
+from samdops.summary import format_estimate
 
 CARD_SCHEMA = "samdops.model-card/v1"
 
@@ -162,15 +163,6 @@ def build_card(
     return card
 
 
-def _est(value: dict[str, Any]) -> str:
-    point, low, high = value.get("point"), value.get("ci_low"), value.get("ci_high")
-    if point is None:
-        return "n/a"
-    if low is None or high is None:
-        return f"{point:.3f}"
-    return f"{point:.3f} (95% CI {low:.3f}-{high:.3f})"
-
-
 def _sections(card: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]] | list[list[str]]]]:
     """The card as (title, rows) sections; rows are key/value pairs or table rows."""
     ident, use, model, perf = (
@@ -240,9 +232,12 @@ def _sections(card: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]] | l
     metric_rows = [
         ["metric", f"held-out test set (n={test['size']}, {test['positives']} positive)"]
     ]
-    metric_rows += [[name, _est(v)] for name, v in perf["metrics"].items()]
+    metric_rows += [[name, format_estimate(v)] for name, v in perf["metrics"].items()]
     metric_rows.append(
-        [f"baseline AUROC ({perf['baseline']['name']})", _est(perf["baseline"]["metrics"]["auroc"])]
+        [
+            f"baseline AUROC ({perf['baseline']['name']})",
+            format_estimate(perf["baseline"]["metrics"]["auroc"]),
+        ]
     )
     out.append(("Performance", metric_rows))
     gate_rows = [["criterion", "group", "value", "result"]]
@@ -259,8 +254,8 @@ def _sections(card: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]] | l
                 g["name"],
                 str(g["size"]),
                 str(g["positives"]),
-                _est(g["metrics"]["auroc"]),
-                _est(g["metrics"].get("sensitivity", {})),
+                format_estimate(g["metrics"]["auroc"]),
+                format_estimate(g["metrics"].get("sensitivity", {})),
             ]
         )
     out.append(("Subgroups", sub_rows))
