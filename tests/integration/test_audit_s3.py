@@ -102,3 +102,46 @@ def test_unreachable_s3_fails_closed(s3_bucket: str, tmp_path: Any) -> None:
     log = AuditLog(S3EntryStore(dead, s3_bucket, "audit"))
     with pytest.raises(AuditError, match=r"cannot list audit objects in s3://"):
         log.append(_draft(0))
+
+
+def test_governed_registry_keeps_its_audit_log_on_s3(
+    s3_server: Any, s3_bucket: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samdops.governance.roles import Role
+    from samdops.governance.service import GovernedRegistry
+    from samdops.governance.signatures import Meaning
+
+    monkeypatch.setenv("SAMDOPS_AUDIT_LOG", f"s3://{s3_bucket}/audit")
+    monkeypatch.setenv("SAMDOPS_S3_ENDPOINT", s3_server.endpoint)
+    monkeypatch.setenv("SAMDOPS_S3_RETENTION_DAYS", "1")
+    monkeypatch.setenv("SAMDOPS_SECRET_SAMDOPS_S3__ACCESS_KEY", s3_server.access_key)
+    monkeypatch.setenv("SAMDOPS_SECRET_SAMDOPS_S3__SECRET_KEY", s3_server.secret_key)
+    home = tmp_path / "home"
+    gov = GovernedRegistry(home, sinks=[])
+    gov.users.bootstrap_admin("admin", "Ada Admin", "admin-password-1")
+    admin = gov.users.authenticate("admin", "admin-password-1")
+    gov.users.add(
+        admin, "quinn", "Quinn Person", {Role.QA_REVIEWER}, temporary_password="temporary-password"
+    )
+    gov.users.change_password("quinn", "temporary-password", "reviewer-password")
+    fields = {
+        "status": "registered",
+        "model": {"sha256": "sha256:" + "ab" * 32},
+        "gate": {"passed": True, "criteria": []},
+        "metrics": {},
+    }
+    ref = gov.register_model("pima", fields, trained_by="eve", run="r1").id
+    assert gov.sign(ref, Meaning.REVIEW, "quinn", "reviewer-password").state.value == "reviewed"
+    assert not (home / "audit").exists()  # nothing local: the log is on S3
+    keys = [
+        o.object_name
+        for o in s3_server.client().list_objects(s3_bucket, prefix="audit/entries/", recursive=True)
+    ]
+    assert len(keys) == len(gov.audit) == 3
+    assert gov.audit.verify(gov.audit_key.public_key_pem()).size == 3
+    first = next(
+        iter(s3_server.client().list_objects(s3_bucket, prefix=keys[0], include_version=True))
+    )
+    with pytest.raises(S3Error) as info:
+        s3_server.client().remove_object(s3_bucket, keys[0], version_id=first.version_id)
+    assert info.value.code == "AccessDenied"

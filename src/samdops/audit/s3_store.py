@@ -163,3 +163,23 @@ class S3EntryStore:
             raise AuditError(
                 f"cannot {what} audit objects in s3://{self.bucket}/{self.prefix}: {exc}"
             ) from None
+
+
+def open_entry_store(location: str) -> S3EntryStore:
+    """The audit entry store at ``s3://BUCKET/PREFIX``, with the S3 settings and credentials that
+    :func:`samdops.store.open_store` reads (endpoint, retention, credentials from the secrets
+    backend)."""
+    from samdops.store import open_store
+    from samdops.store.s3 import S3Store
+
+    store = open_store(location)
+    if not isinstance(store, S3Store):
+        raise AuditError(f"the audit log location {location!r} is not an s3:// location")
+    settings = store.settings
+    return S3EntryStore(
+        store.client,
+        settings.bucket,
+        settings.prefix or "audit",
+        retention_days=settings.retention_days or None,
+        retention_mode=settings.retention_mode,
+    )

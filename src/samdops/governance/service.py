@@ -45,6 +45,7 @@ PIPELINE_ACTOR = "svc:samdops-pipeline"
 SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
 ESIGN_KEY_NAME = "esign-ed25519.pem"
 SIEM_ENV = "SAMDOPS_SIEM"
+AUDIT_LOG_ENV = "SAMDOPS_AUDIT_LOG"  # s3://BUCKET/PREFIX; default: <home>/audit
 _SIGN_PERMISSION = {
     Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
     Meaning.REVIEW: Permission.SIGN_REVIEW,
@@ -105,11 +106,14 @@ class GovernedRegistry:
         root = self.registry.home
         self.audit_key = audit_key or platform_signer(root, "audit-ed25519.pem")
         self.esign_key = esign_key or platform_signer(root, ESIGN_KEY_NAME)
-        self.audit = AuditLog.open(
-            self.registry.home / "audit",
-            signer=self.audit_key,
-            sinks=sinks_from_env() if sinks is None else sinks,
-        )
+        sinks = sinks_from_env() if sinks is None else sinks
+        location = os.environ.get(AUDIT_LOG_ENV, "")
+        if location:  # e.g. s3://bucket/audit: write-once objects under Object Lock
+            from samdops.audit.s3_store import open_entry_store
+
+            self.audit = AuditLog(open_entry_store(location), signer=self.audit_key, sinks=sinks)
+        else:
+            self.audit = AuditLog.open(root / "audit", signer=self.audit_key, sinks=sinks)
         self.users = UserDirectory(self.registry.home)
 
     # -- the pipeline --------------------------------------------------------------------------

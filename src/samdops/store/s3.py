@@ -151,6 +151,11 @@ class S3Store:
     def __repr__(self) -> str:
         return f"S3Store({self.settings.endpoint!r}, {self._location()!r})"
 
+    @property
+    def client(self) -> Minio:
+        """The authenticated minio client (for other write-once data, such as the audit log)."""
+        return self._client
+
     # -- ArtifactStore ---------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes) -> str:
