@@ -24,6 +24,8 @@ _COMMAND_MODULES = (
     "samdops.commands.schedule",
     "samdops.commands.package",
     "samdops.commands.reproduce",
+    "samdops.commands.simulate",
+    "samdops.commands.monitor",
 )
 
 

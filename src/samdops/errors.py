@@ -102,3 +102,7 @@ class PackageVerificationError(VerificationError):
     def __init__(self, message: str, *, failures: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.failures = failures
+
+
+class DriftInputError(DataContractError):
+    """Input to the drift monitor is unreadable or does not match the reference."""

@@ -1,0 +1,131 @@
+"""``samdops monitor``: data drift (and concept drift, given labels) of a window, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from samdops.errors import DriftInputError
+
+
+def register(subparsers: Any) -> None:
+    monitor = subparsers.add_parser(
+        "monitor",
+        help="test a window of model inputs for drift against the reference",
+        description="Drift is a finding: exit 0 with or without drift; 2 on bad input.",
+    )
+    monitor.add_argument("--reference", type=Path, required=True, metavar="REF")
+    monitor.add_argument("--current", type=Path, required=True, metavar="CUR")
+    monitor.add_argument("--id-column", metavar="COL", help="stay id: tests count stays, not rows")
+    monitor.add_argument("--time-column", metavar="COL", help="hour column (not a feature)")
+    monitor.add_argument(
+        "--admission-column",
+        metavar="COL",
+        help="hours since admission (e.g. ICULOS): also test the stays admitted in the window",
+    )
+    monitor.add_argument("--labels", type=Path, metavar="FILE", help="columns label and score")
+    monitor.add_argument("--categorical", default="", metavar="COLS", help="comma-separated")
+    monitor.add_argument("--alpha", type=float, default=0.01)
+    monitor.add_argument("--correction", choices=["bonferroni", "fdr"], default="bonferroni")
+    monitor.add_argument("--baseline-auroc", type=float, default=0.8)
+    monitor.add_argument("--threshold", type=float, default=0.5)
+    monitor.add_argument("--json", action="store_true", help="print the JSON report")
+    monitor.set_defaults(func=_monitor)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from samdops.drift.io import read_table
+    from samdops.drift.scipy_detector import ScipyDriftDetector
+
+    reference = read_table(args.reference, "reference")
+    current = read_table(args.current, "current")
+    missing = [c for c in reference.columns if c not in current.columns]
+    extra = [c for c in current.columns if c not in reference.columns]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"lacks {', '.join(map(str, missing))}")
+        if extra:
+            parts.append(f"has extra {', '.join(map(str, extra))}")
+        raise DriftInputError(
+            f"current columns do not match the reference: current {'; '.join(parts)}"
+        )
+    special = [c for c in (args.id_column, args.time_column) if c]
+    for column in [*special, *([args.admission_column] if args.admission_column else [])]:
+        if column not in reference.columns:
+            raise DriftInputError(f"column {column} is not in the reference")
+    categorical = [c for c in args.categorical.split(",") if c]
+    features = [c for c in reference.columns if c not in special]
+    for column in features:
+        for frame, what in ((reference, "reference"), (current, "current")):
+            if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column]):
+                raise DriftInputError(
+                    f"{what} column {column} is not numeric; list it in --categorical"
+                )
+    detector = ScipyDriftDetector(
+        features,
+        categorical=categorical,
+        id_column=args.id_column,
+        time_column=args.time_column,
+        admission_column=args.admission_column,
+        alpha=args.alpha,
+        correction=args.correction,
+    )
+    data = detector.fit(reference).predict(current).as_dict()
+    report = {"data_drift": data, "concept_drift": _concept(args)}
+    if args.json:
+        print(json.dumps(_clean(report), sort_keys=True))
+    else:
+        state = "DRIFT" if data["is_drift"] else "no drift"
+        print(f"data drift: {state}")
+        for finding in data["findings"]:
+            print(f"  {finding}")
+    return 0
+
+
+def _concept(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from samdops.drift.concept import (
+        Baseline,
+        adwin_changes,
+        estimated_window,
+        labelled_window,
+    )
+    from samdops.drift.io import read_table
+
+    baseline = Baseline(
+        auroc=args.baseline_auroc, alert_rate=float("nan"), threshold=args.threshold
+    )
+    if args.labels is None:
+        return {"status": "no labels given", "is_drift": False}
+    labels = read_table(args.labels, "labels")
+    if "score" not in labels.columns:
+        raise DriftInputError("labels file lacks column score")
+    score = labels["score"].to_numpy(dtype=float)
+    if "label" not in labels.columns:
+        return {"status": "estimated", **estimated_window(score, baseline)}
+    y = labels["label"].to_numpy(dtype=float)
+    known = np.isfinite(y)
+    window = labelled_window(y[known].astype(int), score[known], baseline)
+    changes = adwin_changes(y[known], score[known])
+    result: dict[str, Any] = {"status": "labelled", **window, "adwin_changes": changes}
+    if (~known).any():
+        result["unlabelled"] = estimated_window(score[~known], baseline)
+    result["is_drift"] = bool(window["is_drift"])
+    return result
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,53 @@
+"""Plain-language findings: scale errors named as such, shifts and missingness changes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from samdops._types import Array
+
+# Unit conversions that clinical data meet: lactate and glucose mmol/L <-> mg/dL, creatinine
+# mg/dL <-> umol/L, and powers of ten. A ratio close to one of them is reported as that factor.
+_KNOWN_FACTORS = (2.0, 9.01, 10.0, 18.0, 88.4, 100.0, 1000.0)
+
+
+def scale_factor(ratio: float) -> float:
+    """``ratio`` snapped to a known unit factor when within 25% of one."""
+    for factor in _KNOWN_FACTORS:
+        if abs(np.log(ratio / factor)) < np.log(1.25):
+            return factor
+    return ratio
+
+
+def value_finding(name: str, reference: Array, current: Array) -> str:
+    """'Lactate about 9x larger than reference', or the median shift when it is not a scale."""
+    ref_median = float(np.median(reference))
+    cur_median = float(np.median(current))
+    if ref_median > 0 and cur_median > 0:
+        ratio = cur_median / ref_median
+        if ratio >= 1.8:
+            factor = scale_factor(ratio)
+            return f"{name} about {factor:.0f}x larger than reference (unit or scale change?)"
+        if ratio <= 1 / 1.8:
+            factor = scale_factor(1 / ratio)
+            return f"{name} about {factor:.0f}x smaller than reference (unit or scale change?)"
+    delta = cur_median - ref_median
+    return (
+        f"{name} median shifted by {delta:+.3g} (reference {ref_median:.3g}, now {cur_median:.3g})"
+    )
+
+
+def missing_finding(name: str, reference_rate: float, current_rate: float) -> str:
+    return (
+        f"{name} missing in {100 * current_rate:.0f}% of hours "
+        f"(reference {100 * reference_rate:.0f}%)"
+    )
+
+
+def category_finding(name: str, reference: Array, current: Array) -> str:
+    values = sorted(set(np.unique(reference)) | set(np.unique(current)))
+    parts = [
+        f"{v:g}: {100 * np.mean(reference == v):.0f}% -> {100 * np.mean(current == v):.0f}%"
+        for v in values
+    ]
+    return f"{name} category shares changed ({', '.join(parts)})"

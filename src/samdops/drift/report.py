@@ -1,0 +1,125 @@
+"""The per-window report: HTML with inline SVG plots (for the KFP UI) and a Markdown summary."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from samdops._types import Array
+from samdops.drift.result import DataDriftResult
+
+_W, _H = 360, 140
+
+
+def markdown_summary(result: DataDriftResult, window: str) -> str:
+    state = "**DRIFT**" if result.is_drift else "no drift"
+    lines = [
+        f"# Drift monitor: window {window}",
+        "",
+        f"Data drift: {state} ({len(result.tests)} tests, {result.correction} at "
+        f"alpha {result.alpha}; unit: {result.unit}; {result.n_current} current vs "
+        f"{result.n_reference} reference).",
+        "",
+    ]
+    if result.drifted:
+        lines += ["| feature | kind | test | p-value | finding |", "|---|---|---|---|---|"]
+        for t in result.drifted:
+            lines.append(
+                f"| {t.name} | {t.kind} | {t.test} | {t.p_value:.2g} | {t.finding or ''} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def html_report(
+    result: DataDriftResult,
+    window: str,
+    reference: Mapping[str, Array],
+    current: Mapping[str, Array],
+    history: Sequence[tuple[str, float]] = (),
+) -> str:
+    """Self-contained HTML: p-values, reference vs current distributions of drifted features,
+    and the smallest corrected p-value of past windows (``history``) over time."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Drift monitor {html.escape(window)}</title>",
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>",
+        "</head><body>",
+        f"<h1>Drift monitor: window {html.escape(window)}</h1>",
+        f"<p>{'<b>DRIFT</b>' if result.is_drift else 'No drift'}: {len(result.tests)} tests, "
+        f"{html.escape(result.correction)} correction at alpha {result.alpha}, "
+        f"unit {html.escape(result.unit)}.</p>",
+        "<h2>p-values (-log10)</h2>",
+        _pvalue_bars(result),
+    ]
+    for name in dict.fromkeys(t.name for t in result.drifted if t.kind == "value"):
+        if name in reference and name in current:
+            parts += [f"<h3>{html.escape(name)}</h3>", _histograms(reference[name], current[name])]
+    if history:
+        parts += ["<h2>Smallest p-value over time</h2>", _line(history)]
+    parts.append("<table><tr><th>feature</th><th>kind</th><th>test</th><th>p</th>")
+    parts.append("<th>drift</th><th>finding</th></tr>")
+    for t in sorted(result.tests, key=lambda t: t.p_value):
+        parts.append(
+            f"<tr><td>{html.escape(t.name)}</td><td>{t.kind}</td><td>{html.escape(t.test)}</td>"
+            f"<td>{t.p_value:.3g}</td><td>{'yes' if t.is_drift else ''}</td>"
+            f"<td>{html.escape(t.finding or '')}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _pvalue_bars(result: DataDriftResult) -> str:
+    tests = sorted(result.tests, key=lambda t: t.p_value)[:25]
+    height = 14 * len(tests) + 10
+    rows = []
+    for i, t in enumerate(tests):
+        score = min(-math.log10(max(t.p_value, 1e-300)), 50.0) if t.p_value == t.p_value else 0.0
+        width = 220 * score / 50.0
+        color = "#c0392b" if t.is_drift else "#7f8c8d"
+        label = html.escape(f"{t.name} ({t.kind})")
+        rows.append(
+            f"<text x='0' y='{14 * i + 11}' font-size='10'>{label}</text>"
+            f"<rect x='180' y='{14 * i + 2}' width='{width:.1f}' height='10' fill='{color}'/>"
+        )
+    return f"<svg width='420' height='{height}'>{''.join(rows)}</svg>"
+
+
+def _histograms(reference: Array, current: Array) -> str:
+    ref, cur = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if len(ref) == 0 or len(cur) == 0:
+        return "<p>no values</p>"
+    low, high = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
+    edges = np.linspace(low, high if high > low else low + 1, 31)
+    bars = []
+    for values, color in ((ref, "#2980b9"), (cur, "#e67e22")):
+        density = np.histogram(values, edges)[0] / len(values)
+        top = max(float(density.max()), 1e-9)
+        for i, d in enumerate(density):
+            h = (_H - 20) * d / top
+            bars.append(
+                f"<rect x='{i * _W / 30:.1f}' y='{_H - 15 - h:.1f}' width='{_W / 30 - 1:.1f}' "
+                f"height='{h:.1f}' fill='{color}' fill-opacity='0.5'/>"
+            )
+    legend = (
+        f"<text x='0' y='{_H - 2}' font-size='10'>{low:.3g}</text>"
+        f"<text x='{_W - 40}' y='{_H - 2}' font-size='10'>{high:.3g}</text>"
+        "<text x='120' y='10' font-size='10' fill='#2980b9'>reference</text>"
+        "<text x='190' y='10' font-size='10' fill='#e67e22'>current</text>"
+    )
+    return f"<svg width='{_W}' height='{_H}'>{''.join(bars)}{legend}</svg>"
+
+
+def _line(history: Sequence[tuple[str, float]]) -> str:
+    values = [min(-math.log10(max(p, 1e-300)), 50.0) for _, p in history]
+    top = max(max(values), 1.0)
+    step = _W / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{_H - 10 - (_H - 20) * v / top:.1f}" for i, v in enumerate(values)
+    )
+    return (
+        f"<svg width='{_W}' height='{_H}'><polyline points='{points}' fill='none' "
+        f"stroke='#2c3e50'/></svg>"
+    )

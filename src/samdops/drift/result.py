@@ -1,0 +1,88 @@
+"""Typed, frozen results of the drift tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TestKind = Literal["value", "missingness", "score", "multivariate"]
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One test of one feature: the raw p-value, the corrected decision and a plain finding."""
+
+    name: str
+    kind: TestKind
+    test: str
+    statistic: float
+    p_value: float
+    is_drift: bool
+    finding: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "kind": self.kind,
+            "statistic": _finite(self.statistic),
+            "p_value": _finite(self.p_value),
+            "is_drift": self.is_drift,
+            "finding": self.finding,
+        }
+
+
+@dataclass(frozen=True)
+class DataDriftResult:
+    """Every test of one window against the reference, after correction for multiple tests."""
+
+    is_drift: bool
+    tests: tuple[FeatureDrift, ...]
+    alpha: float
+    correction: str
+    n_reference: int
+    n_current: int
+    unit: str  # what one sample is: "row", "stay" (per-stay summary) or "sampled row per stay"
+
+    @property
+    def drifted(self) -> tuple[FeatureDrift, ...]:
+        """Drifted tests, most significant first."""
+        return tuple(sorted((t for t in self.tests if t.is_drift), key=lambda t: t.p_value))
+
+    @property
+    def blamed(self) -> str | None:
+        """The feature the strongest finding is about, or ``None`` without drift."""
+        drifted = self.drifted
+        return drifted[0].name if drifted else None
+
+    def as_dict(self) -> dict[str, Any]:
+        values = {
+            t.name: t.as_dict()
+            for t in self.tests
+            if t.kind == "value" and "(new admissions)" not in t.test
+        }
+        admissions = {
+            t.name: t.as_dict()
+            for t in self.tests
+            if t.kind == "value" and "(new admissions)" in t.test
+        }
+        return {
+            "is_drift": self.is_drift,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "unit": self.unit,
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "blamed": self.blamed,
+            "findings": list(dict.fromkeys(t.finding for t in self.drifted if t.finding)),
+            "features": values,
+            "new_admissions": admissions,
+            "missingness": {t.name: t.as_dict() for t in self.tests if t.kind == "missingness"},
+            "score": next((t.as_dict() for t in self.tests if t.kind == "score"), None),
+            "multivariate": next(
+                (t.as_dict() for t in self.tests if t.kind == "multivariate"), None
+            ),
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value == value and abs(value) != float("inf") else None

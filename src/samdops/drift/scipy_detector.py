@@ -1,0 +1,266 @@
+"""Data-drift detector on scipy only (permissive licence); alibi-detect can plug in its tests.
+
+Per window it runs, each on non-missing values: KS (continuous) or Chi-square (categorical) on
+the values, Mann-Whitney U on the per-stay missing rate, KS on the per-stay maximum model score,
+and optionally a multivariate test; then corrects all p-values for the number of tests.
+With an ``id_column`` the unit of a test is a stay (a per-stay summary, or one sampled row per
+stay), never an hour, because the hours of one stay are strongly correlated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal, Self
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from samdops._types import Array
+from samdops.drift.aggregate import sample_one_row_per_stay, stay_missing_rate, stay_summary
+from samdops.drift.correction import reject
+from samdops.drift.findings import category_finding, missing_finding, value_finding
+from samdops.drift.result import DataDriftResult, FeatureDrift, TestKind
+from samdops.errors import ConfigError, DataContractError
+
+UnivariateTest = Callable[[Array, Array], tuple[float, float]]
+MultivariateTest = Callable[[Array, Array], tuple[float, float]]
+Scorer = Callable[[pd.DataFrame], Array]
+StayMode = Literal["summary", "sample"]
+_MIN_SAMPLES = 5
+
+
+def ks_test(reference: Array, current: Array) -> tuple[float, float]:
+    result = stats.ks_2samp(reference, current, method="asymp")
+    return float(result.statistic), float(result.pvalue)
+
+
+def chi2_test(reference: Array, current: Array) -> tuple[float, float]:
+    categories = np.union1d(reference, current)
+    if len(categories) < 2:
+        return 0.0, 1.0
+    table = np.array(
+        [[np.sum(reference == c) for c in categories], [np.sum(current == c) for c in categories]]
+    )
+    statistic, p_value, _, _ = stats.chi2_contingency(table)
+    return float(statistic), float(p_value)
+
+
+def missing_rate_test(reference: Array, current: Array) -> tuple[float, float]:
+    if np.ptp(np.concatenate([reference, current])) == 0:
+        return 0.0, 1.0
+    result = stats.mannwhitneyu(reference, current, alternative="two-sided")
+    return float(result.statistic), float(result.pvalue)
+
+
+class ScipyDriftDetector:
+    """Configure in the constructor, then ``fit(reference)`` and ``predict(window)``."""
+
+    def __init__(
+        self,
+        features: Sequence[str],
+        *,
+        categorical: Sequence[str] = (),
+        id_column: str | None = None,
+        time_column: str | None = None,
+        window_hours: int = 24,
+        stay_mode: StayMode = "summary",
+        alpha: float = 0.01,
+        correction: str = "bonferroni",
+        scorer: Scorer | None = None,
+        multivariate: MultivariateTest | None = None,
+        continuous_test: UnivariateTest = ks_test,
+        continuous_test_name: str = "KS",
+        admission_column: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        unknown = set(categorical) - set(features)
+        if unknown:
+            raise ConfigError(f"categorical columns {sorted(unknown)} are not among the features")
+        reject(np.array([]), alpha, correction)  # validates alpha and correction
+        self.features = tuple(features)
+        self.categorical = frozenset(categorical)
+        self.id_column = id_column
+        self.time_column = time_column
+        self.window_hours = window_hours
+        self.stay_mode = stay_mode
+        self.alpha = alpha
+        self.correction = correction
+        self.scorer = scorer
+        self.multivariate = multivariate
+        self.continuous_test = continuous_test
+        self.continuous_test_name = continuous_test_name
+        self.admission_column = admission_column
+        self.seed = seed
+        self._ref_admitted: tuple[pd.DataFrame, Array | None] | None = None
+        self._ref_values: pd.DataFrame | None = None
+        self._ref_missing: pd.DataFrame | None = None
+        self._ref_scores: Array | None = None
+
+    @property
+    def unit(self) -> str:
+        if self.id_column is None:
+            return "row"
+        return "stay" if self.stay_mode == "summary" else "sampled row per stay"
+
+    def fit(self, reference: pd.DataFrame) -> Self:
+        self._check_columns(reference, "reference")
+        frame = reference
+        if self.id_column is not None and self.time_column in reference.columns:
+            # The reference spans many days: summarise stay-windows as long as the monitored
+            # windows, then sample as many stay-windows as there are stays. Sampling windows
+            # (not one per stay) keeps a day's census mix, where long stays are present on more
+            # days; sampling only as many as there are stays keeps the reference's weight honest.
+            key = (
+                reference[self.id_column].astype("int64", errors="ignore").astype(str)
+                + ":"
+                + (reference[self.time_column] // self.window_hours).astype(str)
+            )
+            frame = reference.assign(_stay_window=key.to_numpy())
+            values, missing, scores = self._units(frame, "_stay_window")
+            self._ref_admitted = self._admitted(frame, "_stay_window", values, scores)
+            owner = frame.groupby("_stay_window", sort=True)[self.id_column].first()
+            rng = np.random.default_rng(self.seed)
+            chosen = np.sort(rng.choice(len(owner), owner.nunique(), replace=False))
+            self._ref_values = values.iloc[chosen]
+            self._ref_missing = missing.iloc[chosen]
+            self._ref_scores = None if scores is None else scores[chosen]
+        else:
+            values, missing, scores = self._units(frame, self.id_column)
+            self._ref_values, self._ref_missing, self._ref_scores = values, missing, scores
+            self._ref_admitted = self._admitted(frame, self.id_column, values, scores)
+        return self
+
+    def predict(self, window: pd.DataFrame) -> DataDriftResult:
+        if self._ref_values is None or self._ref_missing is None:
+            raise ConfigError("the detector must be fitted on a reference before predict()")
+        self._check_columns(window, "current window")
+        values, missing, scores = self._units(window, self.id_column)
+        raw: list[tuple[str, TestKind, str, float, float, Callable[[], str]]] = []
+        for name in self.features:
+            ref = _finite(self._ref_values[name].to_numpy())
+            cur = _finite(values[name].to_numpy())
+            if len(ref) >= _MIN_SAMPLES and len(cur) >= _MIN_SAMPLES:
+                if name in self.categorical:
+                    stat, p = chi2_test(ref, cur)
+                    raw.append(
+                        (name, "value", "Chi2", stat, p, _lazy(category_finding, name, ref, cur))
+                    )
+                else:
+                    stat, p = self.continuous_test(ref, cur)
+                    finding = _lazy(value_finding, name, ref, cur)
+                    raw.append((name, "value", self.continuous_test_name, stat, p, finding))
+            ref_m = self._ref_missing[name].to_numpy()
+            cur_m = missing[name].to_numpy()
+            if ref_m.any() or cur_m.any():
+                stat, p = missing_rate_test(ref_m, cur_m)
+                finding = _lazy(missing_finding, name, float(ref_m.mean()), float(cur_m.mean()))
+                raw.append((name, "missingness", "MannWhitneyU", stat, p, finding))
+        if scores is not None and self._ref_scores is not None:
+            stat, p = ks_test(self._ref_scores, scores)
+            finding = _lazy(value_finding, "model score (per-stay max)", self._ref_scores, scores)
+            raw.append(("score", "score", "KS", stat, p, finding))
+        admitted = self._admitted(window, self.id_column, values, scores)
+        if admitted is not None and self._ref_admitted is not None:
+            raw += self._admission_tests(self._ref_admitted, admitted)
+        if self.multivariate is not None:
+            ref_x = self._ref_values[list(self.features)].to_numpy(dtype=float)
+            cur_x = values[list(self.features)].to_numpy(dtype=float)
+            stat, p = self.multivariate(ref_x, cur_x)
+            raw.append(("all features", "multivariate", "Classifier", stat, p, lambda: ""))
+        significant = reject(np.array([r[4] for r in raw]), self.alpha, self.correction)
+        tests = tuple(
+            FeatureDrift(
+                name=name,
+                kind=kind,
+                test=test,
+                statistic=stat,
+                p_value=p,
+                is_drift=bool(flag),
+                finding=(make() or None) if flag else None,
+            )
+            for (name, kind, test, stat, p, make), flag in zip(raw, significant, strict=True)
+        )
+        return DataDriftResult(
+            is_drift=bool(significant.any()),
+            tests=tests,
+            alpha=self.alpha,
+            correction=self.correction,
+            n_reference=len(self._ref_values),
+            n_current=len(values),
+            unit=self.unit,
+        )
+
+    def _admitted(
+        self, frame: pd.DataFrame, key: str | None, values: pd.DataFrame, scores: Array | None
+    ) -> tuple[pd.DataFrame, Array | None] | None:
+        """The stays admitted within the window: case-mix drift shows first in them."""
+        if self.admission_column is None or key is None:
+            return None
+        first_hour = frame.groupby(key, sort=True)[self.admission_column].min().to_numpy()
+        mask = first_hour <= 1
+        return values[mask], None if scores is None else scores[mask]
+
+    def _admission_tests(
+        self,
+        reference: tuple[pd.DataFrame, Array | None],
+        current: tuple[pd.DataFrame, Array | None],
+    ) -> list[tuple[str, TestKind, str, float, float, Callable[[], str]]]:
+        out: list[tuple[str, TestKind, str, float, float, Callable[[], str]]] = []
+        ref_values, ref_scores = reference
+        cur_values, cur_scores = current
+        for name in self.features:
+            if name == self.admission_column:
+                continue
+            ref = _finite(ref_values[name].to_numpy())
+            cur = _finite(cur_values[name].to_numpy())
+            if len(ref) < _MIN_SAMPLES or len(cur) < _MIN_SAMPLES:
+                continue
+            if name in self.categorical:
+                stat, p = chi2_test(ref, cur)
+                test, finding = "Chi2", _lazy(category_finding, name, ref, cur)
+            else:
+                stat, p = self.continuous_test(ref, cur)
+                test, finding = self.continuous_test_name, _lazy(value_finding, name, ref, cur)
+            out.append((name, "value", f"{test} (new admissions)", stat, p, finding))
+        if ref_scores is not None and cur_scores is not None and len(cur_scores) >= _MIN_SAMPLES:
+            stat, p = ks_test(ref_scores, cur_scores)
+            finding = _lazy(value_finding, "model score of new admissions", ref_scores, cur_scores)
+            out.append(("score", "score", "KS (new admissions)", stat, p, finding))
+        return out
+
+    def _units(
+        self, frame: pd.DataFrame, key: str | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame, Array | None]:
+        features = list(self.features)
+        if key is None:
+            scores = None if self.scorer is None else np.asarray(self.scorer(frame), dtype=float)
+            return frame[features], frame[features].isna().astype(float), scores
+        missing = stay_missing_rate(frame, key, features)
+        if self.stay_mode == "summary":
+            values = stay_summary(frame, key, features)
+        else:
+            values = sample_one_row_per_stay(frame, key, self.seed).set_index(key)[features]
+        scores = None
+        if self.scorer is not None:
+            row_scores = pd.Series(np.asarray(self.scorer(frame), dtype=float), index=frame.index)
+            scores = row_scores.groupby(frame[key].to_numpy()).max().sort_index().to_numpy()
+        return values, missing, scores
+
+    def _check_columns(self, frame: pd.DataFrame, what: str) -> None:
+        needed = list(self.features) + ([self.id_column] if self.id_column else [])
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            raise DataContractError(f"{what} lacks column(s) {', '.join(absent)}")
+        if frame.empty:
+            raise DataContractError(f"{what} has no rows")
+
+
+def _finite(values: Array) -> Array:
+    array: Array = np.asarray(values, dtype=float)
+    finite: Array = array[np.isfinite(array)]
+    return finite
+
+
+def _lazy(func: Callable[..., str], *args: object) -> Callable[[], str]:
+    return lambda: func(*args)

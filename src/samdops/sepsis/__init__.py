@@ -1,0 +1,1 @@
+"""The sepsis risk model: hourly features from the last hours, XGBoost, a validation baseline."""
