@@ -132,6 +132,25 @@ def test_reproduce_gives_match(clean_copy: Path, tmp_path: Path) -> None:
     assert packaged == rebuilt and packaged.startswith("sha256:")
 
 
+def test_reproduce_in_an_environment_rebuilt_from_the_packaged_lock(
+    clean_copy: Path, tmp_path: Path
+) -> None:
+    """The slowest test (~75 s): a new venv from the package's lock, then training in it."""
+    done = samdops(
+        "reproduce",
+        str(clean_copy),
+        "--rebuild-env",
+        str(tmp_path / "rebuilt"),
+        cwd=tmp_path,
+        env={"SAMDOPS_HOME": str(tmp_path / "no-home")},
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert "environment matches the packaged lock" in lines
+    assert lines[-1] == "MATCH"
+    assert (tmp_path / "rebuilt" / "bin" / "python").exists()
+
+
 def test_s3_and_local_exports_are_the_same_package(
     home: Path, s3_store: Any, tmp_path: Path
 ) -> None:
