@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.samdops-installed
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-.PHONY: venv run test unit integration lint compile bench lock clean
+.PHONY: venv run test unit integration lint compile bench lock clean sepsis-data
 
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.samdops-installed
@@ -54,6 +54,10 @@ compile: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+# Regenerate the sepsis model's simulated reference data and re-pin its digest in its config.
+sepsis-data: $(STAMP)
+	$(PY) scripts/sepsis_reference_data.py
 
 # Regenerate the lock file after changing dependencies in pyproject.toml (needs uv).
 lock:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from samdops.digest import canonical_json
 from samdops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from samdops.transforms import Transform
 
 
 class _Frozen(BaseModel):
@@ -43,11 +46,17 @@ class ColumnSpec(_Frozen):
 
 
 class DataContract(_Frozen):
-    """Columns, dtypes, valid ranges and allowed missingness of a tabular dataset."""
+    """Columns, dtypes, valid ranges and allowed missingness of a tabular dataset.
+
+    ``group`` names the column that ties rows together (e.g. the stay of hourly ICU rows): it is
+    a pseudonymous integer id, never a feature; rows of one group are never split between
+    training and test, and bootstrap intervals resample whole groups.
+    """
 
     name: str = Field(min_length=1)
     version: int = Field(ge=1)
     label: str
+    group: str | None = None
     columns: tuple[ColumnSpec, ...] = Field(min_length=2)
 
     @model_validator(mode="after")
@@ -58,11 +67,21 @@ class DataContract(_Frozen):
             raise ValueError(f"duplicate columns {duplicates}")
         if self.label not in names:
             raise ValueError(f"label {self.label!r} is not one of the columns")
+        if self.group is not None:
+            if self.group not in names:
+                raise ValueError(f"group {self.group!r} is not one of the columns")
+            if self.group == self.label:
+                raise ValueError("the group column cannot be the label")
+            spec = self.column(self.group)
+            if spec.dtype != "integer" or spec.missing_codes or spec.max_missing:
+                raise ValueError(
+                    f"group column {self.group!r} must be dtype integer with no missing values"
+                )
         return self
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.name != self.label)
+        return tuple(c.name for c in self.columns if c.name not in (self.label, self.group))
 
     def column(self, name: str) -> ColumnSpec:
         for spec in self.columns:
@@ -116,7 +135,26 @@ class SubgroupSpec(_Frozen):
         return self
 
 
-MetricName = Literal["auroc", "auprc", "brier", "ece", "sensitivity", "specificity"]
+MetricName = Literal[
+    "auroc",
+    "auprc",
+    "brier",
+    "ece",
+    "sensitivity",
+    "specificity",
+    "alert_rate",
+    "ppv",
+    "calibration_slope",
+    "calibration_intercept",
+]
+DEFAULT_METRICS: tuple[MetricName, ...] = (
+    "auroc",
+    "auprc",
+    "brier",
+    "ece",
+    "sensitivity",
+    "specificity",
+)
 
 
 class Criterion(_Frozen):
@@ -148,12 +186,29 @@ class BootstrapConfig(_Frozen):
 
 
 class EvaluationConfig(_Frozen):
+    """How the held-out test set is judged.
+
+    ``metrics`` are computed overall and per subgroup; ``alert_rate`` and ``ppv`` are taken at
+    ``threshold``; ``calibration_slope`` and ``calibration_intercept`` (logistic recalibration of
+    logit(score)) are point estimates only, as refitting them per resample is too slow.
+    """
+
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     calibration_bins: int = Field(default=10, ge=2, le=100)
     cv_folds: int = Field(default=5, ge=2, le=20)
+    metrics: tuple[MetricName, ...] = Field(default=DEFAULT_METRICS, min_length=1)
     bootstrap: BootstrapConfig = BootstrapConfig()
     subgroups: tuple[SubgroupSpec, ...] = ()
     acceptance: tuple[Criterion, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_metrics(self) -> EvaluationConfig:
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError("metrics lists a metric twice")
+        unknown = sorted({c.metric for c in self.acceptance} - set(self.metrics))
+        if unknown:
+            raise ValueError(f"acceptance uses metric(s) {unknown} that `metrics` does not list")
+        return self
 
 
 class ValidationConfig(_Frozen):
@@ -176,16 +231,30 @@ class DataConfig(_Frozen):
 
 
 class TrainingConfig(_Frozen):
-    """Everything a training run needs besides the data bytes themselves."""
+    """Everything a training run needs besides the data bytes themselves.
+
+    ``features`` names a feature transform of :mod:`samdops.transforms` applied to the contract's
+    rows before training and scoring; without one the model is trained on the contract's columns.
+    """
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
     data: DataConfig
     contract: DataContract
+    features: str | None = None
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     validation: ValidationConfig = ValidationConfig()
+
+    @field_validator("features")
+    @classmethod
+    def _check_transform(cls, value: str | None) -> str | None:
+        from samdops.transforms import TRANSFORM_NAMES, unknown_transform_message
+
+        if value is not None and value not in TRANSFORM_NAMES:
+            raise ValueError(unknown_transform_message(value))
+        return value
 
     @model_validator(mode="after")
     def _check_references(self) -> TrainingConfig:
@@ -193,7 +262,32 @@ class TrainingConfig(_Frozen):
         for group in self.evaluation.subgroups:
             if group.column not in names:
                 raise ValueError(f"subgroup {group.name!r} uses unknown column {group.column!r}")
+        transform = self.transform()
+        if transform is not None:
+            missing = [c for c in transform.inputs if c not in names]
+            if missing:
+                raise ValueError(
+                    f"feature transform {transform.name} needs column(s) {missing} that "
+                    f"contract {self.contract.name} does not declare"
+                )
+            if self.contract.group != transform.group:
+                raise ValueError(
+                    f"feature transform {transform.name} works within groups of "
+                    f"{transform.group!r}; set the contract's group to {transform.group!r}"
+                )
         return self
+
+    def transform(self) -> Transform | None:
+        """The named feature transform, or None when the model takes the contract's columns."""
+        from samdops.transforms import get_transform
+
+        return None if self.features is None else get_transform(self.features)
+
+    @property
+    def model_features(self) -> tuple[str, ...]:
+        """The model's input columns: the transform's outputs, else the contract's features."""
+        transform = self.transform()
+        return self.contract.feature_names if transform is None else transform.outputs
 
     def to_json(self) -> str:
         """The resolved configuration as canonical JSON (the pipeline's ``config`` parameter)."""
@@ -271,4 +365,20 @@ def _resolve_data_path(config_dir: Path, relative: Path) -> Path:
 
 def default_config_path() -> Path:
     """The packaged Pima training configuration."""
-    return Path(str(resources.files("samdops") / "configs" / "pima.yaml"))
+    return packaged_config_path("pima")
+
+
+def packaged_config_path(name: str) -> Path:
+    """The packaged training configuration called ``name`` (``pima``, ``sepsis``)."""
+    return Path(str(resources.files("samdops") / "configs" / f"{name}.yaml"))
+
+
+def resolve_config_path(value: str | Path | None) -> Path:
+    """A config given as a path, or as the name of a packaged config; None: the Pima config."""
+    if value is None:
+        return default_config_path()
+    path = Path(value)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    packaged = packaged_config_path(str(value))  # training configs have no '-' in their name
+    return packaged if "-" not in str(value) and packaged.is_file() else path

@@ -78,13 +78,20 @@ def identifier_kind(column: str, values: pd.Series | None = None) -> str | None:
     return None
 
 
-def refuse_identifiers(df: pd.DataFrame) -> None:
-    """Raise if any column looks like a direct patient identifier (by name or by its values)."""
+def refuse_identifiers(df: pd.DataFrame, group: str | None = None) -> None:
+    """Raise if any column looks like a direct patient identifier (by name or by its values).
+
+    ``group`` is the contract's declared pseudonymous group id (e.g. a stay number): it is still
+    refused when its name says it is an identifier, but its values are not pattern-matched (a
+    long integer looks like a phone number; the contract's integer dtype check applies to it).
+    """
     for column in df.columns:
-        kind = identifier_kind(str(column), df[column])
+        values = None if str(column) == group else df[column]
+        kind = identifier_kind(str(column), values)
         if kind is not None:
+            declared = " (declared as the contract's group column)" if values is None else ""
             raise DataContractError(
-                f"column {column!r} looks like a direct patient identifier ({kind}); "
+                f"column {column!r}{declared} looks like a direct patient identifier ({kind}); "
                 "PHI must not enter training: remove or de-identify it before ingest"
             )
 
@@ -93,7 +100,7 @@ def apply_contract(df: pd.DataFrame, contract: DataContract) -> pd.DataFrame:
     """Return ``df`` checked against ``contract``, missing codes as NaN, in contract order."""
     if df.empty:
         raise DataContractError("the dataset has no data rows")
-    refuse_identifiers(df)
+    refuse_identifiers(df, contract.group)
     _check_columns(df, contract)
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for spec in contract.columns:

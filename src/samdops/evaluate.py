@@ -16,6 +16,7 @@ from samdops._types import Array
 from samdops.config import Criterion, EvaluationConfig, SubgroupSpec
 from samdops.digest import sha256_file
 from samdops.models import ModelFile, load_model
+from samdops.transforms import Transform
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,38 @@ class Evaluation:
 
 
 def _metric_fns(config: EvaluationConfig) -> dict[str, m.MetricFn]:
-    return {
+    every: dict[str, m.MetricFn] = {
         "auroc": m.auroc,
         "auprc": m.auprc,
         "brier": m.brier,
         "ece": partial(m.ece, bins=config.calibration_bins),
         "sensitivity": partial(m.sensitivity, threshold=config.threshold),
         "specificity": partial(m.specificity, threshold=config.threshold),
+        "alert_rate": partial(m.alert_rate, threshold=config.threshold),
+        "ppv": partial(m.ppv, threshold=config.threshold),
+    }
+    return {name: every[name] for name in config.metrics if name in every}
+
+
+_CALIBRATION = ("calibration_slope", "calibration_intercept")
+
+
+def _calibration(y: Array, score: Array) -> dict[str, m.Estimate]:
+    """Logistic recalibration slope and intercept, as point estimates (no interval)."""
+    from samdops.drift.concept import calibration_line
+
+    both = 0 < int(y.sum()) < len(y)
+    slope, intercept = calibration_line(y, score) if both else (math.nan, math.nan)
+    nan = math.nan
+    return {
+        "calibration_slope": m.Estimate(slope, nan, nan),
+        "calibration_intercept": m.Estimate(intercept, nan, nan),
     }
 
 
-def _group(name: str, y: Array, score: Array, config: EvaluationConfig) -> GroupMetrics:
+def _group(
+    name: str, y: Array, score: Array, config: EvaluationConfig, groups: Array | None = None
+) -> GroupMetrics:
     b = config.bootstrap
     estimates = m.bootstrap(
         y,
@@ -115,8 +137,13 @@ def _group(name: str, y: Array, score: Array, config: EvaluationConfig) -> Group
         n_resamples=b.n_resamples,
         confidence=b.confidence,
         seed=b.seed,
+        groups=groups,
     )
-    return GroupMetrics(name=name, size=len(y), positives=int(y.sum()), metrics=estimates)
+    if any(metric in config.metrics for metric in _CALIBRATION):
+        calibration = _calibration(y, score)
+        estimates.update({k: v for k, v in calibration.items() if k in config.metrics})
+    ordered: dict[str, m.Estimate] = {metric: estimates[metric] for metric in config.metrics}
+    return GroupMetrics(name=name, size=len(y), positives=int(y.sum()), metrics=ordered)
 
 
 def subgroup_masks(frame: pd.DataFrame, spec: SubgroupSpec) -> dict[str, Array]:
@@ -160,19 +187,30 @@ def evaluate(
     label: str,
     config: EvaluationConfig,
     cross_validation: tuple[dict[str, Any], ...] = (),
+    *,
+    transform: Transform | None = None,
+    group: str | None = None,
 ) -> Evaluation:
-    """Evaluate the model (and the baseline) on the test set and apply the acceptance gate."""
+    """Evaluate the model (and the baseline) on the test set and apply the acceptance gate.
+
+    ``transform`` turns the test rows into model inputs (subgroups still bin the raw columns);
+    with ``group``, bootstrap intervals resample whole groups.
+    """
     model: ModelFile = load_model(model_path)
     baseline = load_model(baseline_path)
     test = pd.read_parquet(test_path)
+    inputs = test if transform is None else transform.apply(test)
     y = test[label].to_numpy(dtype="int64")
-    score = model.predict_proba(test)
-    overall = _group("overall", y, score, config)
-    base = _group(baseline.family, y, baseline.predict_proba(test), config)
+    ids = None if group is None else test[group].to_numpy()
+    score = model.predict_proba(inputs)
+    overall = _group("overall", y, score, config, ids)
+    base = _group(baseline.family, y, baseline.predict_proba(inputs), config, ids)
     groups = []
     for spec in config.subgroups:
         for name, mask in subgroup_masks(test, spec).items():
-            groups.append(_group(name, y[mask], score[mask], config))
+            groups.append(
+                _group(name, y[mask], score[mask], config, None if ids is None else ids[mask])
+            )
     subgroups = tuple(groups)
     predicted, observed, count = m.calibration_bins(y, score, config.calibration_bins)
     y_hat = score >= config.threshold

@@ -77,6 +77,20 @@ def specificity(y: Array, score: Array, threshold: float) -> float:
     return float(np.mean(score[negatives] < threshold))
 
 
+def alert_rate(y: Array, score: Array, threshold: float) -> float:
+    """Share of rows at or above the threshold (the rows that would raise an alert)."""
+    del y
+    return float(np.mean(score >= threshold)) if len(score) else float("nan")
+
+
+def ppv(y: Array, score: Array, threshold: float) -> float:
+    """Positive predictive value of the alerts; NaN when nothing alerts."""
+    alerts = score >= threshold
+    if not alerts.any():
+        return float("nan")
+    return float(np.mean(y[alerts]))
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A point estimate with a bootstrap percentile confidence interval."""
@@ -104,17 +118,20 @@ def bootstrap(
     n_resamples: int,
     confidence: float,
     seed: int,
+    groups: Array | None = None,
 ) -> dict[str, Estimate]:
     """Point estimates and percentile CIs for every metric, on shared stratified resamples.
 
     Resampling within each class keeps both classes in every resample, so AUROC is always
-    defined; the interval is the central ``confidence`` mass of the resampled values.
+    defined; the interval is the central ``confidence`` mass of the resampled values. With
+    ``groups`` (one id per row), whole groups are resampled instead of rows, within the groups
+    that ever hold a positive and those that never do: rows of one group are not independent.
     """
     rng = np.random.default_rng(seed)
-    classes = [np.flatnonzero(y == c) for c in (0, 1) if (y == c).any()]
+    draw = _row_sampler(y, rng) if groups is None else _group_sampler(y, groups, rng)
     values: dict[str, list[float]] = {name: [] for name in metrics}
     for _ in range(n_resamples):
-        idx = np.concatenate([rng.choice(members, size=len(members)) for members in classes])
+        idx = draw()
         ys, ss = y[idx], score[idx]
         for name, fn in metrics.items():
             values[name].append(fn(ys, ss))
@@ -128,3 +145,30 @@ def bootstrap(
         )
         out[name] = Estimate(point=fn(y, score), ci_low=float(low), ci_high=float(high))
     return out
+
+
+def _row_sampler(y: Array, rng: np.random.Generator) -> Callable[[], Array]:
+    classes = [np.flatnonzero(y == c) for c in (0, 1) if (y == c).any()]
+
+    def draw() -> Array:
+        return np.concatenate([rng.choice(members, size=len(members)) for members in classes])
+
+    return draw
+
+
+def _group_sampler(y: Array, groups: Array, rng: np.random.Generator) -> Callable[[], Array]:
+    _, inverse = np.unique(groups, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")  # rows of group g: order[start[g]:start[g]+n[g]]
+    sizes = np.bincount(inverse)
+    starts = np.cumsum(sizes) - sizes
+    positive = np.bincount(inverse, weights=(y == 1).astype("float64")) > 0
+    strata = [m for m in (np.flatnonzero(~positive), np.flatnonzero(positive)) if len(m)]
+
+    def draw() -> Array:
+        chosen = np.concatenate([rng.choice(members, size=len(members)) for members in strata])
+        lengths = sizes[chosen]
+        offsets = np.repeat(starts[chosen] - (np.cumsum(lengths) - lengths), lengths)
+        result: Array = order[offsets + np.arange(int(lengths.sum()))]
+        return result
+
+    return draw

@@ -1,4 +1,9 @@
-"""Stratified, seeded train/test split with digests for both sides."""
+"""Stratified, seeded train/test split with digests for both sides.
+
+Independent rows are split one by one, stratified by the label. Rows tied together by a group
+column (the hours of one ICU stay) are split group by group, stratified by whether the group ever
+has a positive label, so that no group has rows on both sides.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +29,14 @@ class SplitResult:
 
 
 def split_frame(
-    df: pd.DataFrame, label: str, config: SplitConfig
+    df: pd.DataFrame, label: str, config: SplitConfig, group: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``df`` into train and test, stratified by ``label``; same seed, same rows."""
+    """Split ``df`` into train and test, stratified by ``label``; same seed, same rows.
+
+    With ``group``, whole groups go to one side, stratified by whether a group is ever positive.
+    """
+    if group is not None:
+        return _split_groups(df, label, config, group)
     counts = df[label].value_counts()
     if len(counts) < 2 or int(counts.min()) < 2:
         raise DataContractError(
@@ -39,15 +49,38 @@ def split_frame(
     return train.sort_index().reset_index(drop=True), test.sort_index().reset_index(drop=True)
 
 
+def _split_groups(
+    df: pd.DataFrame, label: str, config: SplitConfig, group: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ever_positive = df.groupby(group, sort=True)[label].max()
+    counts = ever_positive.value_counts()
+    if len(counts) < 2 or int(counts.min()) < 2:
+        raise DataContractError(
+            f"cannot stratify {group!r} groups on {label!r}: at least 2 groups with a positive "
+            "label and 2 without are needed, got "
+            f"{ {int(k): int(v) for k, v in counts.items()} } (groups by their highest label)"
+        )
+    _, test_groups = train_test_split(
+        ever_positive.index.to_numpy(),
+        test_size=config.test_size,
+        stratify=ever_positive.to_numpy(),
+        random_state=config.seed,
+        shuffle=True,
+    )
+    in_test = df[group].isin(test_groups).to_numpy()
+    return df[~in_test].reset_index(drop=True), df[in_test].reset_index(drop=True)
+
+
 def split_dataset(
     dataset: str | Path,
     label: str,
     config: SplitConfig,
     train_out: str | Path,
     test_out: str | Path,
+    group: str | None = None,
 ) -> SplitResult:
-    """Split the Parquet ``dataset`` and write both sides as Parquet."""
-    train, test = split_frame(pd.read_parquet(dataset), label, config)
+    """Split the Parquet ``dataset`` (by ``group`` when given) and write both sides as Parquet."""
+    train, test = split_frame(pd.read_parquet(dataset), label, config, group)
     return SplitResult(
         train_path=Path(train_out),
         train_sha256=write_parquet(train, train_out),

@@ -77,7 +77,10 @@ def ingest_step(
     home: str,
     run: str,
 ) -> None:
-    """Check the raw data (digest, contract), write it typed, split it, register the test set."""
+    """Check the raw data (digest, contract), write it typed, split it, register the test set.
+
+    Rows of one group (the contract's ``group``, e.g. a stay) all go to the same side.
+    """
     from samdops.ingest import ingest
     from samdops.registry import LocalRegistry
     from samdops.split import split_dataset
@@ -86,7 +89,9 @@ def ingest_step(
     expected = parse_digest(expected_sha256) if expected_sha256 else None
     result = ingest(source.path, cfg.contract, dataset.path, expected_sha256=expected)
     _record(dataset, source_sha256=result.source_sha256, rows=result.rows)
-    split = split_dataset(dataset.path, cfg.contract.label, cfg.split, train.path, test.path)
+    split = split_dataset(
+        dataset.path, cfg.contract.label, cfg.split, train.path, test.path, cfg.contract.group
+    )
     _record(train, rows=split.train_rows)
     _record(test, rows=split.test_rows)
     registration = LocalRegistry(home or None).register_test_set(
@@ -115,21 +120,16 @@ def validate_step(
 def train_step(
     config: str, train: ArtifactLike, model: ArtifactLike, baseline: ArtifactLike
 ) -> None:
-    """Train the configured model and the baseline; record 5-fold CV AUROC of both."""
+    """Train the configured model and the baseline; record k-fold CV AUROC of both.
+
+    The config's feature transform, if any, turns the training rows into the model's inputs.
+    """
     from samdops.provenance import utc_now
-    from samdops.train import train as train_models
+    from samdops.train import train_from_config
 
     cfg = TrainingConfig.from_json(config)
     trained_at = utc_now()
-    result = train_models(
-        _verified(train, "training set"),
-        cfg.contract.feature_names,
-        cfg.contract.label,
-        cfg.model,
-        model.path,
-        baseline.path,
-        cfg.evaluation.cv_folds,
-    )
+    result = train_from_config(_verified(train, "training set"), cfg, model.path, baseline.path)
     cv = [
         {"family": c.family, "folds": c.folds, "auroc": list(c.auroc_per_fold)}
         for c in result.cross_validation
@@ -164,6 +164,8 @@ def evaluate_step(
             {**cv, "folds": int(cv["folds"])}
             for cv in model.metadata.get("cross_validation", ())
         ),
+        transform=cfg.transform(),
+        group=cfg.contract.group,
     )
     atomic_write_bytes(evaluation.path, canonical_json(result.as_dict()))
     _record(evaluation, gate_passed=result.gate_passed)

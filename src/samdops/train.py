@@ -6,6 +6,7 @@ config, :func:`fit_model` returns a :class:`~samdops.models.ModelFile` with the 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from samdops._types import Array
-from samdops.config import ModelConfig
+from samdops.config import ModelConfig, TrainingConfig
 from samdops.errors import DataContractError
 from samdops.metrics import auroc
 from samdops.models import MODEL_FORMAT, ModelFile
@@ -100,7 +101,10 @@ def _fit_xgboost(
 def _fit_logistic(x: Array, y: Array, config: ModelConfig) -> dict[str, object]:
     from sklearn.linear_model import LogisticRegression
 
-    medians = np.nanmedian(x, axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
+        medians = np.nanmedian(x, axis=0)
+    medians = np.where(np.isnan(medians), 0.0, medians)
     filled = np.where(np.isnan(x), medians, x)
     mean = filled.mean(axis=0)
     scale = filled.std(axis=0)
@@ -117,6 +121,25 @@ def _fit_logistic(x: Array, y: Array, config: ModelConfig) -> dict[str, object]:
     }
 
 
+def cv_folds(
+    y: Array, folds: int, seed: int, groups: Array | None = None
+) -> list[tuple[Array, Array]]:
+    """(train rows, validation rows) of each stratified fold; with ``groups``, whole groups go to
+    one fold, stratified by whether a group ever has a positive label."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    if groups is None:
+        return list(splitter.split(np.zeros(len(y)), y))
+    ever_positive = pd.Series(y).groupby(groups, sort=True).max()
+    ids = ever_positive.index.to_numpy()
+    out = []
+    for _, valid_groups in splitter.split(np.zeros(len(ids)), ever_positive.to_numpy()):
+        in_valid = np.isin(groups, ids[valid_groups])
+        out.append((np.flatnonzero(~in_valid), np.flatnonzero(in_valid)))
+    return out
+
+
 def cross_validate(
     frame: pd.DataFrame,
     features: tuple[str, ...],
@@ -124,14 +147,12 @@ def cross_validate(
     config: ModelConfig,
     family: Family,
     folds: int,
+    groups: Array | None = None,
 ) -> CrossValidation:
-    """Stratified k-fold AUROC on ``frame`` (seeded by the model seed)."""
-    from sklearn.model_selection import StratifiedKFold
-
+    """Stratified k-fold AUROC on ``frame`` (seeded by the model seed; see :func:`cv_folds`)."""
     _, y = _xy(frame, features, label)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
     scores = []
-    for train_idx, valid_idx in splitter.split(np.zeros(len(y)), y):
+    for train_idx, valid_idx in cv_folds(y, folds, config.seed, groups):
         model = fit_model(frame.iloc[train_idx], features, label, config, family)
         valid = frame.iloc[valid_idx]
         scores.append(auroc(y[valid_idx], model.predict_proba(valid)))
@@ -146,15 +167,23 @@ def train(
     model_out: str | Path,
     baseline_out: str | Path,
     cv_folds: int,
+    *,
+    frame: pd.DataFrame | None = None,
+    groups: Array | None = None,
 ) -> TrainResult:
-    """Train the configured model family and the other family as a baseline; save both."""
-    frame = pd.read_parquet(train_path)
+    """Train the configured model family and the other family as a baseline; save both.
+
+    ``frame`` (the model inputs, already derived from ``train_path``) replaces reading the file;
+    ``groups`` keeps each group within one cross-validation fold.
+    """
+    frame = pd.read_parquet(train_path) if frame is None else frame
     primary: Family = config.family
     other: Family = "logistic_regression" if primary == "xgboost" else "xgboost"
     model = fit_model(frame, features, label, config, primary)
     baseline = fit_model(frame, features, label, config, other)
     cv = tuple(
-        cross_validate(frame, features, label, config, f, cv_folds) for f in (primary, other)
+        cross_validate(frame, features, label, config, f, cv_folds, groups)
+        for f in (primary, other)
     )
     return TrainResult(
         model=model,
@@ -164,4 +193,35 @@ def train(
         baseline_path=Path(baseline_out),
         baseline_sha256=baseline.save(baseline_out),
         cross_validation=cv,
+    )
+
+
+def model_inputs(frame: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
+    """The rows of ``frame`` as the model sees them: the configured transform's outputs (with
+    the label when present), or ``frame`` itself when the config names no transform."""
+    transform = config.transform()
+    if transform is None:
+        return frame
+    inputs = transform.apply(frame)
+    label = config.contract.label
+    return inputs.assign(**{label: frame[label]}) if label in frame.columns else inputs
+
+
+def train_from_config(
+    train_path: str | Path, config: TrainingConfig, model_out: str | Path, baseline_out: str | Path
+) -> TrainResult:
+    """Train as the pipeline does: the configured transform, then :func:`train` on its outputs
+    (cross-validation folds keep the contract's groups whole)."""
+    raw = pd.read_parquet(train_path)
+    group = config.contract.group
+    return train(
+        train_path,
+        config.model_features,
+        config.contract.label,
+        config.model,
+        model_out,
+        baseline_out,
+        config.evaluation.cv_folds,
+        frame=model_inputs(raw, config),
+        groups=None if group is None else raw[group].to_numpy(),
     )

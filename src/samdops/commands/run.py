@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from samdops.config import default_config_path, load_config
+from samdops.config import load_config, resolve_config_path
 from samdops.home import samdops_home
 from samdops.summary import metrics_table
 
@@ -29,7 +29,11 @@ def register(subparsers: Any) -> None:
     )
     retrain.add_argument("--plan", required=True, help="id of the PCCP in force")
     for parser in (train, retrain):
-        parser.add_argument("--config", type=Path, help="training config YAML (default: Pima)")
+        parser.add_argument(
+            "--config",
+            type=Path,
+            help="training config YAML, or a packaged config's name: pima (default), sepsis",
+        )
         parser.add_argument("--data", type=Path, help="CSV or Parquet file (default: the config's)")
         parser.add_argument(
             "--data-sha256",
@@ -53,7 +57,7 @@ def _line(text: str) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from samdops.local_run import run_training
 
-    config_path = args.config or default_config_path()
+    config_path = resolve_config_path(args.config)
     config = load_config(config_path)
     if args.data is not None:
         data, digest = args.data, args.data_sha256

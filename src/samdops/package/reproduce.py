@@ -110,7 +110,7 @@ def reproduce_package(
     """Rebuild the model of the package directory ``package`` here and compare its digest."""
     import time
 
-    from samdops.train import train
+    from samdops.train import train_from_config
 
     started = time.monotonic()
     root = Path(package)
@@ -133,15 +133,7 @@ def reproduce_package(
     packaged = sha256_file(root / L.MODEL_FILE)
     with tempfile.TemporaryDirectory(prefix="samdops-reproduce-") as tmp:
         work = Path(tmp)
-        result = train(
-            snapshot,
-            config.contract.feature_names,
-            config.contract.label,
-            config.model,
-            work / "model.json",
-            work / "baseline.json",
-            config.evaluation.cv_folds,
-        )
+        result = train_from_config(snapshot, config, work / "model.json", work / "baseline.json")
         difference = None
         if result.model_sha256 != packaged:
             difference = (

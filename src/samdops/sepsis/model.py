@@ -34,6 +34,7 @@ class SepsisBaseline:
     alert_rate: float
     threshold: float
     n_validation_rows: int
+    ppv: float | None = None  # share of alerts that were septic; None when nothing alerted
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +42,9 @@ class SepsisBaseline:
 
 @dataclass(frozen=True)
 class SepsisModel:
+    """A fitted sepsis model and the baseline it was validated at (see
+    :func:`samdops.sepsis.registered.load_registered_sepsis_model` for a registered one)."""
+
     model: ModelFile
     baseline: SepsisBaseline
 
@@ -72,12 +76,14 @@ def train_sepsis_model(
     y = validation[LABEL].to_numpy(dtype=int)
     threshold = float(np.quantile(score, 1 - alert_rate))
     slope, intercept = calibration_line(y, score)
+    alerts = score >= threshold
     baseline = SepsisBaseline(
         auroc=auroc(y, score),
         calibration_slope=slope,
         calibration_intercept=intercept,
-        alert_rate=float(np.mean(score >= threshold)),
+        alert_rate=float(np.mean(alerts)),
         threshold=threshold,
         n_validation_rows=len(y),
+        ppv=float(np.mean(y[alerts])) if alerts.any() else None,
     )
     return SepsisModel(model=model, baseline=baseline)

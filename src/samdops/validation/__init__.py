@@ -80,6 +80,14 @@ def validate_split(
         except Exception as exc:
             raise ValidationFailed(f"{side} set breaks the data contract: {exc}") from exc
         frames.append(frame)
+    if contract.group is not None:  # a group id is not a feature: check it, then leave it out
+        shared = set(frames[0][contract.group]) & set(frames[1][contract.group])
+        if shared:
+            raise ValidationFailed(
+                f"{len(shared)} {contract.group} group(s) have rows in both the training and the "
+                f"test set (e.g. {min(shared)}); the split must keep each group on one side"
+            )
+        frames = [frame.drop(columns=[contract.group]) for frame in frames]
     report = (validator or default_validator()).validate(
         frames[0], frames[1], contract.label, config
     )
