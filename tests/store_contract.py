@@ -116,6 +116,24 @@ class StoreContract:
             store.get_file(digest, downloads / "dest.bin")
         assert list(downloads.iterdir()) == []  # neither the file nor a temporary one
 
+    @pytest.mark.parametrize("where", ["first", "middle", "last"])
+    def test_a_flipped_byte_in_large_content_is_detected_on_read(
+        self, store: ArtifactStore, tmp_path: Path, where: str
+    ) -> None:
+        data = bytes(range(256)) * (self.big_size // 256)
+        digest = store.put_bytes(data)
+        at = {"first": 0, "middle": len(data) // 2, "last": len(data) - 1}[where]
+        tampered = bytearray(data)
+        tampered[at] ^= 0x80
+        self.tamper(store, digest, bytes(tampered))
+        with pytest.raises(DigestMismatch, match=sha256_bytes(bytes(tampered))):
+            store.get_bytes(digest)
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        with pytest.raises(DigestMismatch, match=digest):
+            store.get_file(digest, downloads / "model.bin")
+        assert list(downloads.iterdir()) == []
+
     def test_missing_digest_names_it(self, store: ArtifactStore) -> None:
         digest = sha256_bytes(b"never stored")
         assert not store.exists(digest)
