@@ -12,38 +12,56 @@ from samdops.components._image import COMPONENT_IMAGE
 def fetch_window(
     reference_path: str,
     current_path: str,
+    labels_path: str,
+    window: str,
     reference: Output[Dataset],
     current: Output[Dataset],
-) -> None:
-    """Fetch the reference (training data) and the window to check."""
+    labels: Output[Dataset],
+) -> str:
+    """Fetch the reference, the window to check and the labels that arrived (may be none).
+    An empty window means yesterday (UTC); ``{window}`` in a path is replaced by it."""
     from samdops.drift.step import fetch_window_step
     from samdops.steps import run_step
 
+    resolved: list[str] = []
     run_step(
-        fetch_window_step,
-        reference_path=reference_path,
-        current_path=current_path,
-        reference=reference,
-        current=current,
+        lambda: resolved.append(
+            fetch_window_step(
+                reference_path=reference_path,
+                current_path=current_path,
+                labels_path=labels_path,
+                window=window,
+                reference=reference,
+                current=current,
+                labels=labels,
+            )
+        )
     )
+    return resolved[0]
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def drift_monitor(
     reference: Input[Dataset],
     current: Input[Dataset],
+    labels: Input[Dataset],
     window: str,
     id_column: str,
     time_column: str,
     categorical: str,
+    ignore_columns: str,
     alpha: float,
     correction: str,
+    model_ref: str,
+    home: str,
+    store: str,
     report: Output[HTML],
     summary: Output[Markdown],
     findings: Output[Artifact],
     metrics: Output[Metrics],
 ) -> None:
-    """Data drift of the window against the reference: HTML report, summary, findings."""
+    """Data drift of the window, and with a registered model its score drift and performance
+    (measured on arrived labels, estimated otherwise): HTML report, summary, findings."""
     from samdops.drift.step import drift_monitor_step
     from samdops.steps import run_step
 
@@ -54,12 +72,17 @@ def drift_monitor(
             drift_monitor_step(
                 reference=reference,
                 current=current,
+                labels=labels,
                 window=window,
                 id_column=id_column,
                 time_column=time_column,
                 categorical=categorical,
+                ignore_columns=ignore_columns,
                 alpha=alpha,
                 correction=correction,
+                model_ref=model_ref,
+                home=home,
+                store=store,
                 report=report,
                 summary=summary,
                 findings=findings,
@@ -69,14 +92,24 @@ def drift_monitor(
     run_step(step)
     metrics.log_metric("is_drift", float(bool(outcome["is_drift"])))
     metrics.log_metric("drifted_tests", float(outcome["drifted_tests"]))
+    metrics.log_metric("alerts", float(outcome["alerts"]))
+    if outcome["auroc"] is not None:
+        metrics.log_metric("auroc", float(outcome["auroc"]))
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def record_alerts(findings: Input[Artifact], alert_log: str) -> bool:
-    """Emit the window's alert (audit entry and SIEM event via the alert sink)."""
+def record_alerts(findings: Input[Artifact], home: str, run: str, retrain_plan_id: str) -> str:
+    """Record each alert as an audit entry and SIEM event; return "retrain" when a critical
+    alert should start retraining under PCCP ``retrain_plan_id`` (empty: never)."""
     from samdops.drift.step import record_alerts_step
     from samdops.steps import run_step
 
-    emitted: list[bool] = []
-    run_step(lambda: emitted.append(record_alerts_step(findings=findings, alert_log=alert_log)))
-    return emitted[0]
+    decision: list[str] = []
+    run_step(
+        lambda: decision.append(
+            record_alerts_step(
+                findings=findings, home=home, run=run, retrain_plan_id=retrain_plan_id
+            )
+        )
+    )
+    return decision[0]

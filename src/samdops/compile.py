@@ -33,11 +33,12 @@ def check_release_images(spec_yaml: bytes, pipeline: str) -> None:
 
 
 def _pipelines() -> dict[str, Any]:
-    from samdops.pipelines import retraining, training
+    from samdops.pipelines import monitoring, retraining, training
 
     return {
         training.PIPELINE_NAME: training.training_pipeline,
         retraining.PIPELINE_NAME: retraining.retraining_pipeline,
+        monitoring.PIPELINE_NAME: monitoring.monitoring_pipeline,
     }
 
 

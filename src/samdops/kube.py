@@ -78,6 +78,11 @@ STEPS: Mapping[str, StepSettings] = MappingProxyType(
         "register": StepSettings("register", "250m", "1", "512Mi", "1Gi", 900),
         # The PCCP gate reads the registry and the store like evaluate, under its Vault role.
         "pccp-gate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200),
+        # Monitoring, sized for a 500-bed day (12,000 hourly rows) against a reference of some
+        # weeks: reading and Parquet copies, then per-stay tests and model scoring.
+        "fetch-window": StepSettings("drift-monitor", "250m", "1", "512Mi", "2Gi", 900),
+        "drift-monitor": StepSettings("drift-monitor", "1", "2", "1Gi", "4Gi", 1800),
+        "record-alerts": StepSettings("drift-monitor", "100m", "500m", "256Mi", "512Mi", 300),
     }
 )
 

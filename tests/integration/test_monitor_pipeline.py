@@ -1,54 +1,322 @@
-"""One kfp.local run of the monitoring pipeline on a simulated lactate assay change."""
+"""kfp.local runs of the monitoring pipeline: alerts become audit entries and SIEM events, and a
+critical alert starts retraining through the PCCP gate, which never releases."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from kfp import local
 
+from samdops.config import default_config_path, load_config
+from samdops.drift.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR
+from samdops.governance.lifecycle import State
+from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL, LABEL_ARRIVAL
+from samdops.kube import local_execution
+from tests.cli_helpers import acting_as, samdops
+from tests.conftest import PIMA_CSV
+from tests.integration.test_pccp_cycle import NAME, PLAN_FILE, PW, _approve, _users
+from tests.pima_like import pima_like
 
 pytestmark = pytest.mark.slow
 
 
-def test_monitoring_pipeline_runs_locally_and_records_the_alert(tmp_path: Path) -> None:
+def _alerts(home: Path) -> list[dict[str, Any]]:
+    gov = GovernedRegistry(home, sinks=[])
+    return [
+        {**r.event.to_dict(), "seq": r.seq}
+        for r in gov.audit.entries()
+        if dict(r.event.details).get("kind") == ALERT_KIND
+    ]
+
+
+def _run_dir(root: Path) -> Path:
+    (run_dir,) = root.iterdir()
+    return run_dir
+
+
+def test_monitoring_pipeline_records_the_alert_in_the_audit_log_and_the_siem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference = simulate_hospital(get_scenario("no_drift"), days=3, seed=21, beds=60).frame
     window = simulate_hospital(get_scenario("lactate_mgdl"), days=5, seed=22, beds=60).day(4)
     drop = [LABEL, LABEL_ARRIVAL]
     reference.drop(columns=drop).to_parquet(tmp_path / "reference.parquet")
     window.drop(columns=drop).to_csv(tmp_path / "day_0004.csv", index=False)
-    alert_log = tmp_path / "alerts.jsonl"
+    home = tmp_path / "home"
+    siem = tmp_path / "siem.ocsf.jsonl"
+    monkeypatch.setenv("SAMDOPS_SIEM", f"ocsf+file://{siem}")
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
     from samdops.pipelines.monitoring import monitoring_pipeline
 
-    monitoring_pipeline(
-        reference_path=str(tmp_path / "reference.parquet"),
-        current_path=str(tmp_path / "day_0004.csv"),
-        alert_log=str(alert_log),
-        window="day 4",
-    )
+    with local_execution():
+        monitoring_pipeline(
+            reference_path=str(tmp_path / "reference.parquet"),
+            current_path=str(tmp_path / "day_{window}.csv"),
+            window="0004",
+            home=str(home),
+            run="monitor-0004",
+        )
 
-    alerts = [json.loads(line) for line in alert_log.read_text().splitlines()]
-    assert len(alerts) == 1
-    assert alerts[0]["severity"] == "critical" and alerts[0]["features"][0] == "Lactate"
-    assert alerts[0]["evidence"][0].startswith("Lactate about 9x larger than reference")
-    (run_dir,) = (tmp_path / "root").iterdir()
+    (alert,) = _alerts(home)
+    details = alert["details"]
+    assert alert["actor"] == {"id": DRIFT_MONITOR_ACTOR, "auth": "service_account_token"}
+    assert alert["source"] == {"kind": "pipeline_run", "ref": "monitor-0004"}
+    assert details["severity"] == "critical" and details["features"].startswith("Lactate")
+    assert details["evidence"].startswith("Lactate about 9x larger than reference")
+    assert details["retraining"] == "not requested"
+    run_dir = _run_dir(tmp_path / "root")
+    findings = run_dir / "drift-monitor" / "findings"
+    assert alert["new_hash"] == details["findings_sha256"]
+    from samdops.digest import sha256_file
+
+    assert details["findings_sha256"] == sha256_file(findings)
+    events = [json.loads(line) for line in siem.read_text().splitlines()]
+    siem_alert = next(e for e in events if e.get("metadata", {}).get("uid") == alert["id"])
+    assert siem_alert["severity_id"] == 4  # high: a critical alert
+    assert siem_alert["unmapped"]["details"]["severity"] == "critical"
+    verified = samdops(home, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "audit log OK" in verified.stdout
     report = (run_dir / "drift-monitor" / "report").read_text()
     assert "<svg" in report and "Lactate" in report
     summary = (run_dir / "drift-monitor" / "summary").read_text()
-    assert summary.startswith("# Drift monitor: window day 4") and "**DRIFT**" in summary
+    assert summary.startswith("# Drift monitor: window 0004") and "**DRIFT**" in summary
 
 
-def test_monitoring_pipeline_compiles(tmp_path: Path) -> None:
-    from kfp import compiler
+@pytest.fixture(scope="module")
+def released_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Pima v1 released; its PCCP registered, reviewed and approved (as in the PCCP tests)."""
+    from samdops.pccp.registry import register_plan
+    from tests.cli_helpers import train_pima
 
+    home = tmp_path_factory.mktemp("monitor-pccp") / "home"
+    with acting_as("eve"):
+        train_pima(home, home.parent / "w1")
+        gov = GovernedRegistry(home, sinks=[])
+        _users(gov)
+        _approve(gov, f"{NAME}@1")
+        gov.transition(f"{NAME}@1", State.RELEASED, "max", PW["max"])
+        plan = register_plan(gov, PLAN_FILE, "eve", PW["eve"])
+        _approve(gov, plan.record.id)
+        yield home
+
+
+def test_critical_alert_retrains_through_the_gate_and_releases_nothing(
+    released_home: Path, tmp_path: Path
+) -> None:
+    home = released_home
+    current = pd.read_csv(PIMA_CSV)
+    current["Glucose"] = current["Glucose"] / 18.0  # reported in mmol/L: a scale error
+    current.to_csv(tmp_path / "window.csv", index=False)
+    new_data = tmp_path / "new.csv"
+    pima_like(101).to_csv(new_data, index=False)
+    before = GovernedRegistry(home, sinks=[]).models()
+    config = load_config(default_config_path())
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(tmp_path / "root"),
+        raise_on_error=False,
+    )
     from samdops.pipelines.monitoring import monitoring_pipeline
 
-    out = tmp_path / "monitoring.yaml"
-    compiler.Compiler().compile(monitoring_pipeline, str(out))
-    text = out.read_text()
-    assert "samdops-monitoring" in text and "system.HTML" in text and "system.Markdown" in text
+    started = time.monotonic()
+    with acting_as("eve"), local_execution():
+        monitoring_pipeline(
+            reference_path=str(PIMA_CSV),
+            current_path=str(tmp_path / "window.csv"),
+            window="week 48",
+            home=str(home),
+            run="monitor-week-48",
+            id_column="",
+            time_column="",
+            categorical="",
+            ignore_columns="Outcome",
+            retrain_plan_id=NAME,
+            retrain_config=config.to_json(),
+            retrain_data_uri=str(new_data),
+        )
+    print(f"monitoring + retraining through kfp.local: {time.monotonic() - started:.1f} s")
+
+    alerts = _alerts(home)
+    assert alerts[-1]["details"]["severity"] == "critical"
+    assert alerts[-1]["details"]["features"].startswith("Glucose")
+    assert "Glucose about 18x smaller" in alerts[-1]["details"]["evidence"]
+    assert alerts[-1]["details"]["retraining"] == (f"requested: run monitor-week-48, PCCP {NAME}")
+    gov = GovernedRegistry(home, sinks=[])
+    after = {m.record.id: m for m in gov.models()}
+    new = [m for i, m in after.items() if i not in {b.record.id for b in before}]
+    (candidate,) = new
+    assert candidate.record.document["lineage"]["pipeline_run"] == "monitor-week-48"
+    assert candidate.record.document["pccp"]["outcome"] in ("candidate", "rejected")
+    assert candidate.state in (State.VALIDATED, State.REJECTED)  # never released by a pipeline
+    assert after[f"{NAME}@1"].state == State.RELEASED  # the released model is unchanged
+    released = [m.record.id for m in after.values() if m.state == State.RELEASED]
+    assert released == [f"{NAME}@1"]
+    verified = samdops(home, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_no_critical_alert_no_retraining(released_home: Path, tmp_path: Path) -> None:
+    home = released_home
+    pd.read_csv(PIMA_CSV).sample(400, random_state=3).to_csv(tmp_path / "w.csv", index=False)
+    before = len(GovernedRegistry(home, sinks=[]).models())
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    from samdops.pipelines.monitoring import monitoring_pipeline
+
+    with local_execution():
+        monitoring_pipeline(
+            reference_path=str(PIMA_CSV),
+            current_path=str(tmp_path / "w.csv"),
+            window="control",
+            home=str(home),
+            id_column="",
+            time_column="",
+            categorical="",
+            ignore_columns="Outcome",
+            retrain_plan_id=NAME,
+            retrain_config=load_config(default_config_path()).to_json(),
+            retrain_data_uri=str(PIMA_CSV),
+        )
+    assert len(GovernedRegistry(home, sinks=[]).models()) == before
+    assert not (_run_dir(tmp_path / "root") / "ingest").exists()
+
+
+def test_window_and_labels_are_read_from_s3(
+    s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the cluster the window is an object: fetched with the store's credentials."""
+    import io
+
+    from samdops.drift.sources import read_source
+    from samdops.errors import DriftInputError
+
+    frame = pd.DataFrame({"patient_id": [1, 1, 2], "Time": [0, 1, 0], "HR": [80.0, 82.0, 90.0]})
+    data = io.BytesIO()
+    frame.to_parquet(data, index=False)
+    client = s3_server.client()
+    client.put_object(
+        s3_bucket, "icu/data/2026-11-27.parquet", io.BytesIO(data.getvalue()), len(data.getvalue())
+    )
+    monkeypatch.setenv("SAMDOPS_S3_ENDPOINT", s3_server.endpoint)
+    monkeypatch.setenv("SAMDOPS_SECRET_SAMDOPS_S3__ACCESS_KEY", s3_server.access_key)
+    monkeypatch.setenv("SAMDOPS_SECRET_SAMDOPS_S3__SECRET_KEY", s3_server.secret_key)
+    got = read_source(f"s3://{s3_bucket}/icu/data/2026-11-27.parquet", "current")
+    pd.testing.assert_frame_equal(got, frame)
+    with pytest.raises(
+        DriftInputError, match=r"^current object s3://.*/missing.parquet cannot be read"
+    ):
+        read_source(f"s3://{s3_bucket}/icu/data/missing.parquet", "current")
+
+
+@pytest.fixture(scope="module")
+def sepsis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sepsis model trained and registered by the training pipeline's steps."""
+    from samdops.inprocess import run_training_in_process
+    from tests.conftest import REPO
+
+    home = tmp_path_factory.mktemp("sepsis") / "home"
+    config = load_config(default_config_path().parent / "sepsis.yaml")
+    with acting_as("eve"):
+        run_training_in_process(
+            config,
+            data=REPO / "data" / "sepsis-reference.parquet",
+            data_sha256=None,
+            home=home,
+            workdir=home.parent / "work",
+        )
+    return home
+
+
+def test_monitor_scores_with_the_registered_model_and_reports_concept_drift(
+    sepsis_home: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import REPO
+
+    data = simulate_hospital(get_scenario("concept_definition"), days=9, seed=41, beds=100)
+    for day in (7, 8):
+        data.day(day).drop(columns=[LABEL, LABEL_ARRIVAL]).to_parquet(tmp_path / f"d{day}.parquet")
+    labels = data.frame[["patient_id", "Time", LABEL, LABEL_ARRIVAL]]
+    labels[labels[LABEL_ARRIVAL] < 9 * 24 + 12].to_parquet(tmp_path / "labels.parquet")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    from samdops.pipelines.monitoring import monitoring_pipeline
+
+    started = time.monotonic()
+    for day in (7, 8):
+        with local_execution():
+            monitoring_pipeline(
+                reference_path=str(REPO / "data" / "sepsis-reference.parquet"),
+                current_path=str(tmp_path / "d{window}.parquet"),
+                labels_path=str(tmp_path / "labels.parquet"),
+                window=str(day),
+                model_ref="sepsis-risk",
+                home=str(sepsis_home),
+                run=f"monitor-day-{day}",
+            )
+    print(f"two scored monitoring runs through kfp.local: {time.monotonic() - started:.1f} s")
+
+    runs = sorted((tmp_path / "root").iterdir())
+    findings = json.loads((runs[-1] / "drift-monitor" / "findings").read_text())
+    assert findings["model"] == "sepsis-risk@1"
+    concept = findings["concept_drift"]
+    assert concept["labelled"]["estimated"] is False and concept["labelled"]["is_drift"]
+    assert concept["estimated"]["estimated"] is True  # the latest hours: labels not yet in
+    assert findings["data_drift"]["score"] is not None  # the model's score distribution
+    kinds = {(a["kind"], a["severity"]) for a in findings["alerts"]}
+    assert ("concept_drift", "critical") in kinds
+    entries = [a for a in _alerts(sepsis_home) if a["details"]["alert_kind"] == "concept_drift"]
+    assert [e["source"]["ref"] for e in entries][-1] == "monitor-day-8"
+    assert entries[-1]["details"]["model"] == "sepsis-risk@1"
+    report = (runs[-1] / "drift-monitor" / "report").read_text()
+    assert "AUROC over time" in report and report.count("<circle") == 2
+    summary = (runs[-1] / "drift-monitor" / "summary").read_text()
+    assert "| **estimated** (no labels yet, CBPE) |" in summary
+    metrics = json.loads((runs[-1] / "drift-monitor" / "executor_output.json").read_text())
+    assert "auroc" in json.dumps(metrics)
+
+
+def test_monitor_cli_scores_with_a_registered_model(sepsis_home: Path, tmp_path: Path) -> None:
+    from tests.conftest import REPO
+
+    data = simulate_hospital(get_scenario("concept_definition"), days=8, seed=43, beds=100)
+    data.day(7).drop(columns=[LABEL, LABEL_ARRIVAL]).to_parquet(tmp_path / "day7.parquet")
+    data.frame[["patient_id", "Time", LABEL, LABEL_ARRIVAL]].to_parquet(tmp_path / "labels.parquet")
+    args = [
+        "monitor",
+        "--reference",
+        str(REPO / "data" / "sepsis-reference.parquet"),
+        "--current",
+        str(tmp_path / "day7.parquet"),
+        "--id-column",
+        "patient_id",
+        "--time-column",
+        "Time",
+        "--categorical",
+        "Gender,Unit1,Unit2",
+        "--model",
+        "sepsis-risk@1",
+        "--home",
+        str(sepsis_home),
+        "--labels",
+        str(tmp_path / "labels.parquet"),
+        "--json",
+    ]
+    reference = pd.read_parquet(REPO / "data" / "sepsis-reference.parquet")
+    window = pd.read_parquet(tmp_path / "day7.parquet")[list(reference.columns.drop(LABEL))]
+    window.to_parquet(tmp_path / "day7.parquet")  # the same columns as the reference
+    done = samdops(sepsis_home, *args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    concept = report["concept_drift"]
+    assert concept["labelled"]["is_drift"] is True and concept["estimated"] is None
+    assert report["data_drift"]["score"] is not None
+    assert concept["baseline"]["auroc"] > 0.9

@@ -25,6 +25,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {"ref": root / "ref.parquet", "cur": root / "cur.csv", "ok": root / "ok.parquet"}
     drop = [LABEL, LABEL_ARRIVAL]
     reference.drop(columns=drop).to_parquet(out["ref"])
+    out["ref_labelled"] = root / "ref_labelled.parquet"
+    reference.to_parquet(out["ref_labelled"])
     drifted.drop(columns=drop).to_csv(out["cur"], index=False)
     control.drop(columns=drop).to_parquet(out["ok"])
     out["mismatch"] = root / "mismatch.parquet"
@@ -78,6 +80,24 @@ def test_no_drift_exit_0_and_labels_give_concept_metrics(
     concept = report["concept_drift"]
     assert concept["status"] == "labelled" and concept["estimated"] is False
     assert 0.7 < concept["auroc"] < 0.9 and concept["is_drift"] is False
+
+
+def test_label_columns_of_the_reference_are_not_inputs(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training reference keeps its labels; the window's labels have not arrived yet."""
+    status, out, err = _run(
+        capsys, "--reference", str(files["ref_labelled"]), "--current", str(files["ok"]), *ARGS
+    )
+    assert (status, err) == (0, "")
+    status, out, _ = _run(
+        capsys,
+        *("--reference", str(files["ref_labelled"]), "--current", str(files["ok"]), *ARGS),
+        "--json",
+    )
+    assert status == 0
+    tested = json.loads(out)["data_drift"]["features"]
+    assert LABEL not in tested and LABEL_ARRIVAL not in tested and "HR" in tested
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ import pytest
 from samdops.drift import ScipyDriftDetector
 from samdops.drift.aggregate import sample_one_row_per_stay, stay_missing_rate, stay_summary
 from samdops.drift.correction import reject
+from samdops.drift.multivariate import domain_classifier_test
 from samdops.errors import ConfigError, DataContractError
 from samdops.hospital import FEATURES, get_scenario, simulate_hospital
-from samdops.hospital.columns import CATEGORICAL, STAY_ID, TIME
+from samdops.hospital.columns import CATEGORICAL, CATEGORY_GROUPS, ICULOS, STAY_ID, TIME
 from samdops.hospital.generator import HospitalData
 
 BEDS = 150
@@ -35,6 +36,7 @@ def _detector(**options: object) -> ScipyDriftDetector:
         categorical=CATEGORICAL,
         id_column=STAY_ID,
         time_column=TIME,
+        multivariate_exclude=(ICULOS,),
         **options,
     ).fit(_reference())
 
@@ -60,7 +62,8 @@ def test_missingness_drift_detected_on_nan_heavy_labs() -> None:
     result = _detector().predict(_stream("fewer_labs", 5).day(3))
     missing = {t.name for t in result.drifted if t.kind == "missingness"}
     assert len(missing) >= 5 and missing <= set(get_scenario("fewer_labs").expected_features)
-    assert all(t.kind == "missingness" for t in result.drifted)  # values themselves unchanged
+    # Values themselves unchanged; the domain classifier sees the missing values too.
+    assert {t.kind for t in result.drifted} <= {"missingness", "multivariate"}
 
 
 def test_sensor_fault_is_a_missingness_finding_on_o2sat() -> None:
@@ -140,3 +143,77 @@ def test_alibi_backend_drops_nan_and_names_scale() -> None:
     result = detector.predict(_stream("lactate_mgdl", 4).day(4))
     assert result.blamed == "Lactate" and result.drifted[0].test == "alibi KSDrift"
     assert all(np.isfinite(t.p_value) for t in result.tests)
+
+
+def test_new_unit_is_blamed_on_the_unit_group() -> None:
+    """Unit1 = Unit2 = 0 is a category the reference never had: tested as one variable."""
+    detector = _detector(category_groups=CATEGORY_GROUPS, admission_column=ICULOS)
+    data = _stream("new_unit", 10)
+    assert not detector.predict(data.day(2)).is_drift
+    result = detector.predict(data.day(3))
+    assert result.is_drift and result.blamed == "Unit"
+    top = result.drifted[0]
+    assert top.test in ("Chi2", "Chi2 (new admissions)") and top.finding is not None
+    assert top.finding.startswith("Unit (Unit1/Unit2) category shares changed (0.0/0.0: 0% -> ")
+
+
+def test_category_group_columns_must_be_features() -> None:
+    with pytest.raises(ConfigError, match=r"category group columns \['Ward'\] are not among"):
+        ScipyDriftDetector(["Unit1"], category_groups={"Unit": ("Unit1", "Ward")})
+
+
+def test_alert_share_of_the_score_is_tested_when_a_threshold_is_given() -> None:
+    def scorer(frame: pd.DataFrame) -> np.ndarray:  # type: ignore[type-arg]
+        return np.asarray(frame["HR"].fillna(80).to_numpy() / 200.0)
+
+    detector = _detector(scorer=scorer, alert_threshold=0.55)  # HR >= 110
+    window = _stream("no_drift", 8).day(2)
+    quiet = detector.predict(window)
+    share = [t for t in quiet.tests if t.test == "Fisher alert share"]
+    assert len(share) == 1 and not share[0].is_drift
+    sicker = window.assign(HR=lambda f: np.where(f[STAY_ID] % 3 == 0, f["HR"] + 40, f["HR"]))
+    drifted = [t for t in detector.predict(sicker).drifted if t.test == "Fisher alert share"]
+    assert drifted and drifted[0].name == "score" and drifted[0].finding is not None
+    assert "of stays above the alert threshold" in drifted[0].finding
+
+
+def test_multivariate_domain_classifier_runs_by_default() -> None:
+    result = _detector().predict(_stream("no_drift", 1).day(2))
+    multivariate = result.as_dict()["multivariate"]
+    assert multivariate is not None and multivariate["test"] == "Classifier"
+    assert not multivariate["is_drift"]
+    off = _detector(multivariate=None).predict(_stream("no_drift", 1).day(2))
+    assert off.as_dict()["multivariate"] is None
+
+
+def test_domain_classifier_sees_a_joint_change_the_margins_do_not() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 2))
+    x[:, 1] = x[:, 0] + 0.3 * x[:, 1]
+    y = rng.normal(size=(300, 2))
+    y[:, 1] = -y[:, 0] + 0.3 * y[:, 1]  # same margins, opposite correlation
+    auc, p = domain_classifier_test(x, y)
+    assert auc > 0.9 and p < 1e-20
+    same = rng.normal(size=(300, 2))
+    same[:, 1] = same[:, 0] + 0.3 * same[:, 1]
+    assert domain_classifier_test(x, same)[1] > 0.001
+
+
+def test_domain_classifier_keeps_a_stays_units_in_one_fold() -> None:
+    """Repeated units of one stay split across folds let the classifier recognise patients."""
+    rng = np.random.default_rng(1)
+    stays = rng.normal(size=(150, 5))
+    reference = np.repeat(stays, 6, axis=0) + rng.normal(scale=0.01, size=(900, 5))
+    current = rng.normal(size=(300, 5))
+    groups = np.repeat(np.arange(150), 6)
+    assert domain_classifier_test(reference, current, reference_groups=groups)[1] > 0.01
+    assert domain_classifier_test(reference, current)[1] < 1e-6  # the leak, without groups
+
+
+def test_domain_classifier_p_values_hold_under_no_drift() -> None:
+    rng = np.random.default_rng(2)
+    p = [
+        domain_classifier_test(rng.normal(size=(300, 3)), rng.normal(size=(150, 3)), seed=i)[1]
+        for i in range(40)
+    ]
+    assert np.mean(np.array(p) < 0.05) <= 0.1

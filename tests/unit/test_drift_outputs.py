@@ -30,6 +30,7 @@ def _detector(reference: pd.DataFrame, **options: object) -> ScipyDriftDetector:
         categorical=CATEGORICAL,
         id_column=STAY_ID,
         time_column=TIME,
+        multivariate_exclude=(ICULOS,),
         **options,
     ).fit(reference)
 

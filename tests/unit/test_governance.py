@@ -97,6 +97,7 @@ EXPECTED = {
     Role.AUDITOR: {"read-registry", "read-audit", "export-audit"},
     Role.PIPELINE: {"read-registry", "register-model", "record-gate"},
     Role.USER_ADMIN: {"manage-users"},
+    Role.DRIFT_MONITOR: {"read-registry", "record-alert"},
 }
 
 

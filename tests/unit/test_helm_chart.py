@@ -167,10 +167,21 @@ def test_every_rendered_object_validates_against_kubernetes_1_31(
             {"retraining": {"cron": "0 2 * * *"}},
             "at '/retraining/cron': '0 2 * * *' does not match",
         ),
-        ({"monitoring": {"schedule": "0 0 2 * * *"}}, "at '/monitoring/schedule'"),
+        ({"monitoring": {"cron": "30 3 * * *"}}, "at '/monitoring/cron': '30 3 * * *' does not"),
+        ({"monitoring": {"schedule": "30 3 * * *"}}, "additional properties 'schedule'"),
         ({"objectStore": {"mode": "external"}}, "at '/objectStore/external/endpoint'"),
         ({"objectStore": {"mode": "s3"}}, "at '/objectStore/mode'"),
-        ({"monitoring": {"enabled": True}}, "at '/monitoring/args'"),
+        ({"monitoring": {"enabled": True}}, "at '/monitoring/params'"),
+        (
+            {
+                "monitoring": {
+                    "enabled": True,
+                    "params": {"reference_path": "r", "current_path": "c"},
+                },
+                "vault": {"stepRoles": ["ingest"]},
+            },
+            "steps log in to Vault as drift-monitor; add it to vault.stepRoles",
+        ),
         ({"tls": True}, "additional properties 'tls' not allowed"),
         ({"retraining": {"pipeline": "samdops-retraining"}}, "at '/retraining/params'"),
         ({"retraining": {"pipeline": "nightly"}}, "at '/retraining/pipeline'"),
@@ -252,8 +263,7 @@ def test_service_accounts_exist_and_tokens_are_mounted_only_where_needed(
                 continue
             key = (obj["metadata"]["namespace"], spec["serviceAccountName"])
             assert key in accounts, (name, key)
-            if spec["automountServiceAccountToken"]:
-                assert spec["serviceAccountName"] == "samdops-drift-monitor", _where(name, obj)
+            assert spec["automountServiceAccountToken"] is False, _where(name, obj)
         for (ns, sa), account in accounts.items():
             expected = sa == RUN_SERVICE_ACCOUNT and ns != NAMESPACE
             assert account["automountServiceAccountToken"] is expected, (name, ns, sa)
@@ -385,11 +395,42 @@ def test_retraining_is_a_kfp_recurring_run_with_a_six_field_cron(
     assert env["SAMDOPS_PIPELINE_ROOT"] == DEFAULT_PIPELINE_ROOT
 
 
-def test_monitoring_cronjob(renders: dict[str, list[dict[str, Any]]]) -> None:
-    cron = _find(renders["monitoring-values.yaml"], "CronJob", "samdops-drift-monitor", NAMESPACE)
-    assert cron["spec"]["schedule"] == "15 4 * * *"
-    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    assert not [o for o in renders["default"] if o["kind"] == "CronJob"]
+def test_monitoring_is_a_kfp_recurring_run_of_the_compiled_pipeline(
+    renders: dict[str, list[dict[str, Any]]],
+) -> None:
+    """One scheduler: the Kubeflow recurring run (no CronJob), under the drift-monitor role."""
+    objects = renders["monitoring-values.yaml"]
+    job = _find(objects, "Job", "samdops-monitoring-schedule", NAMESPACE)
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert script.startswith(
+        "samdops compile --release --out /tmp/pipelines && "
+        "exec samdops schedule /tmp/pipelines/samdops-monitoring.yaml"
+    )
+    assert "--cron '0 15 4 * * *'" in script and "--experiment 'icu-monitoring'" in script
+    assert "--name samdops-monitoring-schedule --replace" in script
+    assert f"--service-account '{RUN_SERVICE_ACCOUNT}'" in script
+    assert "--param 'current_path=/data/sepsis/data/{window}.parquet'" in script
+    assert "--param 'model_ref=sepsis'" in script
+    kfp_ns = next(o for o in objects if o["kind"] == "Role")["metadata"]["namespace"]
+    role = _find(objects, "ConfigMap", STEPS["drift-monitor"].role_config_map, kfp_ns)
+    assert role["data"] == {"SAMDOPS_VAULT_ROLE": "samdops-drift-monitor"}
+    for rendered in renders.values():
+        assert not [o for o in rendered if o["kind"] == "CronJob"]
+    assert not [o for o in renders["default"] if o["metadata"]["name"].startswith("samdops-mon")]
+
+
+def test_the_monitoring_schedule_names_parameters_of_the_pipeline(
+    renders: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """Every --param the chart passes is a parameter of the compiled monitoring pipeline."""
+    from samdops.compile import compile_pipeline
+
+    spec = next(yaml.safe_load_all(compile_pipeline("samdops-monitoring")))
+    known = set(spec["root"]["inputDefinitions"]["parameters"])
+    job = _find(renders["monitoring-values.yaml"], "Job", "samdops-monitoring-schedule", NAMESPACE)
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    passed = set(re.findall(r"--param '([A-Za-z_]+)=", script))
+    assert passed and passed <= known
 
 
 # --- kustomize ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,8 +13,19 @@ import pytest
 from samdops.cli import main
 from samdops.errors import ConfigError
 from samdops.hospital import FEATURES, LABS, SCENARIOS, VITALS, get_scenario, simulate_hospital
-from samdops.hospital.columns import LABEL, LABEL_ARRIVAL, STAY_ID, TIME
+from samdops.hospital.columns import (
+    ALL_LABS,
+    EXTRA_LABS,
+    EXTRA_VITALS,
+    HOSP_ADM_TIME,
+    ICULOS,
+    LABEL,
+    LABEL_ARRIVAL,
+    STAY_ID,
+    TIME,
+)
 from samdops.hospital.generator import HospitalData
+from samdops.sepsis.features import MEASURED
 
 DAYS = 6
 BEDS = 120
@@ -132,3 +144,37 @@ def test_simulate_cli_writes_daily_parquet(tmp_path: Path) -> None:
     assert set(labels.columns) == {STAY_ID, TIME, LABEL, LABEL_ARRIVAL}
     assert (labels[LABEL_ARRIVAL] // 24 == 2).all()
     assert '"onset_hour": 72.0' in (out / "scenario.json").read_text()
+
+
+def test_the_whole_physionet_record_is_monitored_but_not_fed_to_the_model() -> None:
+    frame = _sim("no_drift").frame
+    assert len(FEATURES) == 40 and set(EXTRA_VITALS + EXTRA_LABS) <= set(frame.columns)
+    assert not set(EXTRA_VITALS + EXTRA_LABS + (HOSP_ADM_TIME,)) & set(MEASURED)
+    assert set(MEASURED) == set(VITALS + LABS)  # the model's inputs are as they were
+    for name in EXTRA_VITALS + EXTRA_LABS:
+        assert frame[name].isna().mean() > 0.85, name  # mostly missing, as in PhysioNet
+    assert frame["FiO2"].dropna().between(0.21, 1.0).all()
+    assert frame["SaO2"].max() <= 100 and frame["BaseExcess"].dropna().lt(0).mean() > 0.3
+    assert frame["Potassium"].median() == pytest.approx(4.1, abs=0.3)  # mmol/L
+    per_stay = frame.groupby(STAY_ID)[HOSP_ADM_TIME].nunique()
+    assert (per_stay == 1).all() and (frame[HOSP_ADM_TIME] <= 0).all()
+
+
+def test_monitored_columns_have_a_stream_of_their_own() -> None:
+    """Adding the monitored-only columns changed no model input: the digest of seed 7's model
+    columns is the one the generator gave before they existed."""
+    frame = _sim("no_drift", 7).frame
+    columns = [STAY_ID, TIME, *VITALS, *LABS, "Age", "Gender", "Unit1", "Unit2", ICULOS]
+    hashed = pd.util.hash_pandas_object(frame[[*columns, LABEL, LABEL_ARRIVAL]], index=False)
+    digest = hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
+    assert digest == "31dbab2b82d943ca728caf089a45a6e3604f9c175f9cabaff263792907f09d9c"
+
+
+def test_fewer_labs_thins_every_lab() -> None:
+    base, fewer = _sim("no_drift", 7).frame, _sim("fewer_labs", 7).frame
+    late_base, late = base[base[TIME] >= 24 * 4], fewer[fewer[TIME] >= 24 * 4]
+    for lab in ("Potassium", "Hct", "WBC"):
+        assert late[lab].notna().mean() < 0.6 * late_base[lab].notna().mean(), lab
+    assert set(get_scenario("fewer_labs").expected_features) == set(ALL_LABS)
+    assert get_scenario("prevalence").kind == "prior"
+    assert "Unit" in get_scenario("new_unit").expected_features

@@ -174,3 +174,93 @@ def test_retraining_pipeline_carries_settings_for_every_step(tmp_path: Path) -> 
     assert documents[0]["defaultPipelineRoot"].startswith("s3://")
     gate_maps = [c["configMapName"] for c in platform["exec-pccp-gate"]["configMapAsEnv"]]
     assert STEPS["pccp-gate"].role_config_map in gate_maps
+
+
+# -- the monitoring pipeline --------------------------------------------------------------------
+
+MONITORING_STEPS = ("fetch-window", "drift-monitor", "record-alerts")
+RETRAINING_STEPS = ("ingest", "validate", "train", "evaluate", "pccp-gate", "register-candidate")
+
+
+@pytest.fixture(scope="module")
+def monitoring(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return _compile(tmp_path_factory.mktemp("monitoring"), "samdops-monitoring")
+
+
+@pytest.mark.parametrize("step", MONITORING_STEPS)
+def test_monitoring_steps_run_as_the_drift_monitor(
+    monitoring: list[dict[str, Any]], step: str
+) -> None:
+    platform = monitoring[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    spec, settings = platform[f"exec-{step}"], STEPS[step]
+    assert settings.role == "drift-monitor"
+    assert spec["podMetadata"]["labels"][ROLE_LABEL] == "drift-monitor"
+    maps = [c["configMapName"] for c in spec["configMapAsEnv"]]
+    assert maps == [RUNTIME_CONFIG_MAP, "samdops-role-drift-monitor"]
+    assert spec["activeDeadlineSeconds"] == str(settings.timeout_seconds)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert "secretAsEnv" not in spec and "secretAsVolume" not in spec
+    resources = monitoring[0]["deploymentSpec"]["executors"][f"exec-{step}"]["container"][
+        "resources"
+    ]
+    assert resources["resourceMemoryLimit"] == settings.memory_limit
+    assert _quantity(settings.cpu_request) <= _quantity(settings.cpu_limit)
+    assert _quantity(settings.memory_request) <= _quantity(settings.memory_limit)
+
+
+def test_drift_monitor_is_sized_for_a_500_bed_day() -> None:
+    # 500 beds x 24 h = 12,000 hourly rows of ~40 columns, scored by the model, against a
+    # reference of weeks: a few hundred MB at most; 4 GiB leaves room for the reference.
+    assert _quantity(STEPS["drift-monitor"].memory_limit) >= 4 * 2**30
+    assert STEPS["drift-monitor"].timeout_seconds >= 1800
+
+
+def test_monitoring_pipeline_carries_settings_for_every_step(
+    monitoring: list[dict[str, Any]],
+) -> None:
+    platform = monitoring[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    containers = {
+        n for n, e in monitoring[0]["deploymentSpec"]["executors"].items() if "container" in e
+    }
+    expected = {f"exec-{s}" for s in (*MONITORING_STEPS, *RETRAINING_STEPS)}
+    assert set(platform) == containers == expected
+    images = {
+        e["container"]["image"]
+        for e in monitoring[0]["deploymentSpec"]["executors"].values()
+        if "container" in e
+    }
+    assert images == {PINNED}
+
+
+def test_monitoring_pipeline_has_no_step_that_can_release(
+    monitoring: list[dict[str, Any]],
+) -> None:
+    """Statically: retraining runs only behind the alert's condition and ends in a candidate
+    registration; no executor's code can make a release (that takes people's signatures)."""
+    spec = monitoring[0]
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"fetch-window", "drift-monitor", "record-alerts", "condition-1"}
+    condition = tasks["condition-1"]
+    assert condition["taskInfo"]["name"] == "critical-alert-retrain"
+    assert condition["triggerPolicy"]["condition"] == (
+        "inputs.parameter_values['pipelinechannel--record-alerts-Output'] == 'retrain'"
+    )
+    inner = spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert [t["componentRef"]["name"] for t in inner.values()] == ["comp-samdops-retraining"]
+    retraining = spec["components"]["comp-samdops-retraining"]["dag"]["tasks"]
+    assert "register-candidate" in retraining and "register" not in retraining
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        code = " ".join(executor.get("container", {}).get("command", []))
+        for releasing in (
+            "State.RELEASED",
+            ".transition(",
+            "Permission.RELEASE",
+            "RELEASE_MANAGER",
+        ):
+            assert releasing not in code, (name, releasing)
+
+
+def test_monitoring_parameters_hold_no_secret(monitoring: list[dict[str, Any]]) -> None:
+    inputs = monitoring[0]["root"]["inputDefinitions"]["parameters"]
+    assert {"model_ref", "home", "store", "retrain_plan_id"} <= set(inputs)
+    assert not any(_SECRETISH.search(name) for name in inputs)

@@ -90,4 +90,7 @@ seccompProfile:
 {{- if and .Values.monitoring.enabled (not (.Files.Get "files/vault/samdops-drift-monitor.hcl")) -}}
 {{- fail "monitoring.enabled: needs the Vault policy files/vault/samdops-drift-monitor.hcl (run `make chart-sync`)" -}}
 {{- end -}}
+{{- if and .Values.monitoring.enabled (not (has "drift-monitor" .Values.vault.stepRoles)) -}}
+{{- fail "monitoring.enabled: the monitoring pipeline's steps log in to Vault as drift-monitor; add it to vault.stepRoles" -}}
+{{- end -}}
 {{- end -}}

@@ -81,11 +81,14 @@ def _epoch_ms(time: str) -> int:
 
 
 def cef_severity(record: AuditRecord) -> int:
-    """0-10: 3 for a successful change, 6 for a failure, 8 for a denial or a security action."""
+    """0-10: 3 for a successful change, 6 for a failure, 8 for a denial or a security action;
+    an event may raise (never lower) it with the detail ``cef_severity`` (e.g. a drift alert)."""
     event = record.event
     if event.action in _HIGH or event.outcome is Outcome.DENIED:
         return 8
-    return 6 if event.outcome is Outcome.FAILURE else 3
+    base = 6 if event.outcome is Outcome.FAILURE else 3
+    asked = dict(event.details).get("cef_severity", "")
+    return max(base, min(int(asked), 10)) if asked.isdigit() else base
 
 
 def _cef(sig_id: str, name: str, severity: int, ext: list[tuple[str, str]]) -> str:
@@ -122,6 +125,9 @@ def format_cef(record: AuditRecord) -> str:
     ]
     if e.reason is not None:
         ext.append(("reason", e.reason))
+    message = dict(e.details).get("message")
+    if message:
+        ext.append(("msg", message))
     name = f"{e.action.value} {e.target}"
     return _cef(f"audit:{e.action.value}", name, cef_severity(record), ext)
 

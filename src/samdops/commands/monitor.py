@@ -26,7 +26,23 @@ def register(subparsers: Any) -> None:
         metavar="COL",
         help="hours since admission (e.g. ICULOS): also test the stays admitted in the window",
     )
-    monitor.add_argument("--labels", type=Path, metavar="FILE", help="columns label and score")
+    monitor.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="columns label and score; with --model, the simulator's label rows (stay id, hour, "
+        "SepsisLabel, LabelArrival)",
+    )
+    monitor.add_argument(
+        "--model",
+        metavar="REF",
+        help="score the window with this registered model (name@version) and compare its "
+        "performance with the model's validated baseline (needs --id-column, --time-column)",
+    )
+    monitor.add_argument("--home", default="", metavar="DIR", help="samdops home of the registry")
+    monitor.add_argument(
+        "--store", default="", metavar="LOC", help="artifact store (default: the home's)"
+    )
     monitor.add_argument("--categorical", default="", metavar="COLS", help="comma-separated")
     monitor.add_argument("--alpha", type=float, default=0.01)
     monitor.add_argument("--correction", choices=["bonferroni", "fdr"], default="bonferroni")
@@ -40,12 +56,14 @@ def _monitor(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from samdops.drift.io import read_table
+    from samdops.drift.performance import LABEL_COLUMNS
     from samdops.drift.scipy_detector import ScipyDriftDetector
 
     reference = read_table(args.reference, "reference")
     current = read_table(args.current, "current")
-    missing = [c for c in reference.columns if c not in current.columns]
-    extra = [c for c in current.columns if c not in reference.columns]
+    # Label columns are not model inputs: a window whose labels have not arrived lacks them.
+    missing = [c for c in reference.columns if c not in current.columns and c not in LABEL_COLUMNS]
+    extra = [c for c in current.columns if c not in reference.columns and c not in LABEL_COLUMNS]
     if missing or extra:
         parts = []
         if missing:
@@ -56,6 +74,7 @@ def _monitor(args: argparse.Namespace) -> int:
             f"current columns do not match the reference: current {'; '.join(parts)}"
         )
     special = [c for c in (args.id_column, args.time_column) if c]
+    special += [c for c in LABEL_COLUMNS if c in reference.columns]
     for column in [*special, *([args.admission_column] if args.admission_column else [])]:
         if column not in reference.columns:
             raise DriftInputError(f"column {column} is not in the reference")
@@ -67,6 +86,13 @@ def _monitor(args: argparse.Namespace) -> int:
                 raise DriftInputError(
                     f"{what} column {column} is not numeric; list it in --categorical"
                 )
+    model = None
+    if args.model:
+        if not (args.id_column and args.time_column):
+            raise DriftInputError("--model needs --id-column and --time-column to join labels")
+        from samdops.drift.step import load_monitored_model
+
+        _, model = load_monitored_model(args.model, args.home, args.store)
     detector = ScipyDriftDetector(
         features,
         categorical=categorical,
@@ -75,9 +101,24 @@ def _monitor(args: argparse.Namespace) -> int:
         admission_column=args.admission_column,
         alpha=args.alpha,
         correction=args.correction,
+        scorer=None if model is None else model.score,
     )
     data = detector.fit(reference).predict(current).as_dict()
-    report = {"data_drift": data, "concept_drift": _concept(args)}
+    if model is None:
+        concept = _concept(args)
+    else:
+        from samdops.drift.performance import window_performance
+
+        labels = None if args.labels is None else read_table(args.labels, "labels")
+        concept = window_performance(
+            current,
+            model.score(current),
+            labels,
+            model.baseline,
+            id_column=args.id_column,
+            time_column=args.time_column,
+        )
+    report = {"data_drift": data, "concept_drift": concept}
     if args.json:
         print(json.dumps(_clean(report), sort_keys=True))
     else:
@@ -85,6 +126,11 @@ def _monitor(args: argparse.Namespace) -> int:
         print(f"data drift: {state}")
         for finding in data["findings"]:
             print(f"  {finding}")
+        if model is not None:
+            for key, what in (("labelled", "measured"), ("estimated", "estimated (no labels)")):
+                part = concept.get(key)
+                if part:
+                    print(f"AUROC {what}: {part['auroc']:.3f} on {part['n']} rows")
     return 0
 
 

@@ -1,20 +1,22 @@
 """Alerts of the drift monitor, emitted through a small sink protocol.
 
-The audit log / SIEM hook belongs in an ``AlertSink`` implementation that writes each alert as an
-audit entry and a SIEM event; the monitor only depends on this protocol.
+The production sink is :class:`samdops.drift.audit_sink.AuditAlertSink` (an audit entry and a
+SIEM event per alert); :class:`JsonlAlertSink` is a plain file for local experiments.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from samdops.drift.result import DataDriftResult
 
 Severity = Literal["info", "warning", "critical"]
+NOT_REQUESTED = "not requested"
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,25 @@ class Alert:
     window: str
     features: tuple[str, ...]
     evidence: tuple[str, ...]
+    model: str = ""  # registry id (name@version) of the monitored model; "" when unscored
+    findings_sha256: str = ""  # digest of the findings document the alert comes from
+    retraining: str = NOT_REQUESTED  # or "requested: run <run>"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        return cls(
+            severity=cast(Severity, data["severity"]),
+            kind=str(data["kind"]),
+            window=str(data["window"]),
+            features=tuple(data["features"]),
+            evidence=tuple(data["evidence"]),
+            model=str(data.get("model", "")),
+            findings_sha256=str(data.get("findings_sha256", "")),
+            retraining=str(data.get("retraining", NOT_REQUESTED)),
+        )
 
 
 class AlertSink(Protocol):
@@ -48,7 +66,7 @@ class JsonlAlertSink:
             os.fsync(f.fileno())
 
 
-def data_drift_alert(result: DataDriftResult, window: str) -> Alert | None:
+def data_drift_alert(result: DataDriftResult, window: str, model: str = "") -> Alert | None:
     """One alert for a drifted window: critical for scale errors or missing sensors."""
     drifted = result.drifted
     if not drifted:
@@ -64,4 +82,35 @@ def data_drift_alert(result: DataDriftResult, window: str) -> Alert | None:
         window=window,
         features=tuple(dict.fromkeys(t.name for t in drifted)),
         evidence=evidence,
+        model=model,
+    )
+
+
+def concept_drift_alert(concept: Mapping[str, Any], window: str, model: str) -> Alert | None:
+    """An alert when performance is below the validated baseline: critical when measured on
+    labels, a warning when only the label-free estimate says so."""
+    labelled = concept.get("labelled") or {}
+    estimated = concept.get("estimated") or {}
+    baseline = concept.get("baseline") or {}
+    if labelled.get("is_drift"):
+        source, severity = labelled, "critical"
+        what = "measured AUROC"
+    elif estimated.get("is_drift"):
+        source, severity = estimated, "warning"
+        what = "estimated AUROC (no labels yet, CBPE)"
+    else:
+        return None
+    validated = float(baseline.get("auroc", float("nan")))
+    evidence = [
+        f"{what} {source['auroc']:.3f} below the validated {validated:.3f} (n={source['n']})"
+    ]
+    if labelled.get("adwin_changes"):
+        evidence.append(f"ADWIN change in the error stream at {labelled['adwin_changes']}")
+    return Alert(
+        severity=cast(Severity, severity),
+        kind="concept_drift",
+        window=window,
+        features=("model score",),
+        evidence=tuple(evidence),
+        model=model,
     )

@@ -45,9 +45,20 @@ def missing_finding(name: str, reference_rate: float, current_rate: float) -> st
 
 
 def category_finding(name: str, reference: Array, current: Array) -> str:
-    values = sorted(set(np.unique(reference)) | set(np.unique(current)))
+    values = sorted(set(np.unique(reference).tolist()) | set(np.unique(current).tolist()))
     parts = [
-        f"{v:g}: {100 * np.mean(reference == v):.0f}% -> {100 * np.mean(current == v):.0f}%"
+        f"{_label(v)}: {100 * np.mean(reference == v):.0f}% -> {100 * np.mean(current == v):.0f}%"
         for v in values
     ]
     return f"{name} category shares changed ({', '.join(parts)})"
+
+
+def alert_share_finding(what: str, reference_share: float, current_share: float) -> str:
+    return (
+        f"{what}: {100 * current_share:.0f}% of stays above the alert threshold "
+        f"(reference {100 * reference_share:.0f}%)"
+    )
+
+
+def _label(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -5,16 +5,26 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from samdops._types import Array
 from samdops.drift.result import DataDriftResult
 
+if TYPE_CHECKING:
+    from samdops.drift.alerts import Alert
+    from samdops.drift.history import WindowRecord
+
 _W, _H = 360, 140
 
 
-def markdown_summary(result: DataDriftResult, window: str) -> str:
+def markdown_summary(
+    result: DataDriftResult,
+    window: str,
+    performance: Mapping[str, Any] | None = None,
+    alerts: Sequence[Alert] = (),
+) -> str:
     state = "**DRIFT**" if result.is_drift else "no drift"
     lines = [
         f"# Drift monitor: window {window}",
@@ -30,7 +40,50 @@ def markdown_summary(result: DataDriftResult, window: str) -> str:
             lines.append(
                 f"| {t.name} | {t.kind} | {t.test} | {t.p_value:.2g} | {t.finding or ''} |"
             )
+    if performance is not None:
+        lines += ["", *_performance_lines(performance)]
+    for alert in alerts:
+        lines += [
+            "",
+            f"**{alert.severity.upper()} alert** ({alert.kind}): " + "; ".join(alert.evidence),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _performance_lines(performance: Mapping[str, Any]) -> list[str]:
+    base = performance["baseline"]
+    lines = [
+        "## Model performance",
+        "",
+        "| | n | AUROC | calibration slope | calibration intercept | alert rate | PPV |",
+        "|---|---|---|---|---|---|---|",
+        f"| validated baseline | | {_num(base['auroc'])} | {_num(base['calibration_slope'])} | "
+        f"{_num(base['calibration_intercept'])} | {_num(base['alert_rate'])} | "
+        f"{_num(base.get('ppv'))} |",
+    ]
+    measured = performance.get("labelled")
+    if measured:
+        lines.append(
+            f"| measured (labels arrived) | {measured['n']} | {_num(measured['auroc'])} | "
+            f"{_num(measured['calibration_slope'])} | {_num(measured['calibration_intercept'])} | "
+            f"{_num(measured['alert_rate'])} | {_num(measured['ppv'])} |"
+        )
+    estimated = performance.get("estimated")
+    if estimated:
+        lines.append(
+            f"| **estimated** (no labels yet, CBPE) | {estimated['n']} | "
+            f"{_num(estimated['auroc'])} | | | {_num(estimated['alert_rate'])} | "
+            f"{_num(estimated['ppv'])} |"
+        )
+    if measured and measured.get("adwin_changes"):
+        lines += ["", f"ADWIN: change in the error stream at {measured['adwin_changes']}."]
+    return lines
+
+
+def _num(value: object) -> str:
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f"{value:.3g}"
+    return "-"
 
 
 def html_report(
@@ -39,9 +92,13 @@ def html_report(
     reference: Mapping[str, Array],
     current: Mapping[str, Array],
     history: Sequence[tuple[str, float]] = (),
+    *,
+    performance: Mapping[str, Any] | None = None,
+    records: Sequence[WindowRecord] = (),
 ) -> str:
     """Self-contained HTML: p-values, reference vs current distributions of drifted features,
-    and the smallest corrected p-value of past windows (``history``) over time."""
+    the model's performance (measured or estimated) and, over the windows of ``records`` (or
+    ``history``: (window, smallest p-value) pairs), the smallest p-value and the AUROC."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Drift monitor {html.escape(window)}</title>",
@@ -57,8 +114,21 @@ def html_report(
     for name in dict.fromkeys(t.name for t in result.drifted if t.kind == "value"):
         if name in reference and name in current:
             parts += [f"<h3>{html.escape(name)}</h3>", _histograms(reference[name], current[name])]
+    if performance is not None:
+        parts += ["<h2>Model performance</h2>", _performance_table(performance)]
+    if records:
+        history = [(r.window, r.min_p_value) for r in records]
     if history:
-        parts += ["<h2>Smallest p-value over time</h2>", _line(history)]
+        parts += ["<h2>Smallest p-value over time (-log10)</h2>", _line(history)]
+    aurocs = [(r.window, r.auroc) for r in records if r.auroc is not None]
+    if aurocs:
+        marks = "".join("e" if r.auroc_estimated else "m" for r in records if r.auroc is not None)
+        parts += [
+            "<h2>AUROC over time</h2>",
+            _auroc_line([(w, float(a)) for w, a in aurocs], marks, performance),
+            f"<p>{html.escape(aurocs[0][0])} to {html.escape(aurocs[-1][0])}; hollow points are "
+            "estimates (no labels yet).</p>",
+        ]
     parts.append("<table><tr><th>feature</th><th>kind</th><th>test</th><th>p</th>")
     parts.append("<th>drift</th><th>finding</th></tr>")
     for t in sorted(result.tests, key=lambda t: t.p_value):
@@ -122,4 +192,58 @@ def _line(history: Sequence[tuple[str, float]]) -> str:
     return (
         f"<svg width='{_W}' height='{_H}'><polyline points='{points}' fill='none' "
         f"stroke='#2c3e50'/></svg>"
+    )
+
+
+def _performance_table(performance: Mapping[str, Any]) -> str:
+    rows = ["<table><tr><th></th><th>n</th><th>AUROC</th><th>calibration slope</th>"]
+    rows.append("<th>calibration intercept</th><th>alert rate</th><th>PPV</th></tr>")
+    base = performance["baseline"]
+    rows.append(
+        f"<tr><td>validated baseline</td><td></td><td>{_num(base['auroc'])}</td>"
+        f"<td>{_num(base['calibration_slope'])}</td><td>{_num(base['calibration_intercept'])}</td>"
+        f"<td>{_num(base['alert_rate'])}</td><td>{_num(base.get('ppv'))}</td></tr>"
+    )
+    for key, label in (("labelled", "measured"), ("estimated", "<b>estimated</b> (CBPE)")):
+        part = performance.get(key)
+        if not part:
+            continue
+        flag = " <b>below baseline</b>" if part.get("is_drift") else ""
+        rows.append(
+            f"<tr><td>{label}{flag}</td><td>{part['n']}</td><td>{_num(part['auroc'])}</td>"
+            f"<td>{_num(part.get('calibration_slope'))}</td>"
+            f"<td>{_num(part.get('calibration_intercept'))}</td>"
+            f"<td>{_num(part['alert_rate'])}</td><td>{_num(part['ppv'])}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _auroc_line(
+    points: Sequence[tuple[str, float]], marks: str, performance: Mapping[str, Any] | None
+) -> str:
+    values = [v for _, v in points]
+    baseline = None if performance is None else float(performance["baseline"]["auroc"])
+    span = [*values, *([baseline] if baseline is not None else [])]
+    low, high = min(span) - 0.02, max(span) + 0.02
+    step = _W / max(len(values) - 1, 1)
+
+    def y(v: float) -> float:
+        return _H - 10 - (_H - 20) * (v - low) / max(high - low, 1e-9)
+
+    dots = "".join(
+        f"<circle cx='{i * step:.1f}' cy='{y(v):.1f}' r='3' stroke='#2c3e50' "
+        f"fill='{'white' if m == 'e' else '#2c3e50'}'/>"
+        for i, (v, m) in enumerate(zip(values, marks, strict=True))
+    )
+    line = " ".join(f"{i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    ref = (
+        f"<line x1='0' x2='{_W}' y1='{y(baseline):.1f}' y2='{y(baseline):.1f}' "
+        "stroke='#27ae60' stroke-dasharray='4'/>"
+        if baseline is not None
+        else ""
+    )
+    return (
+        f"<svg width='{_W}' height='{_H}'>{ref}<polyline points='{line}' fill='none' "
+        f"stroke='#2c3e50'/>{dots}</svg>"
     )

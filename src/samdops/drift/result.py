@@ -45,12 +45,19 @@ class DataDriftResult:
 
     @property
     def drifted(self) -> tuple[FeatureDrift, ...]:
-        """Drifted tests, most significant first."""
-        return tuple(sorted((t for t in self.tests if t.is_drift), key=lambda t: t.p_value))
+        """Drifted tests, most significant first; the multivariate test, which names no
+        feature, after the tests that do."""
+        return tuple(
+            sorted(
+                (t for t in self.tests if t.is_drift),
+                key=lambda t: (t.kind == "multivariate", t.p_value),
+            )
+        )
 
     @property
     def blamed(self) -> str | None:
-        """The feature the strongest finding is about, or ``None`` without drift."""
+        """The feature the strongest finding is about ("all features" when only the
+        multivariate test drifted), or ``None`` without drift."""
         drifted = self.drifted
         return drifted[0].name if drifted else None
 

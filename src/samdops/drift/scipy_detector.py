@@ -1,16 +1,19 @@
 """Data-drift detector on scipy only (permissive licence); alibi-detect can plug in its tests.
 
 Per window it runs, each on non-missing values: KS (continuous) or Chi-square (categorical) on
-the values, Mann-Whitney U on the per-stay missing rate, KS on the per-stay maximum model score,
-and optionally a multivariate test; then corrects all p-values for the number of tests.
+the values, Chi-square on each group of one-hot columns as one variable (a category the
+reference never had, such as a new unit, is its own category), Mann-Whitney U on the per-stay
+missing rate, KS on the per-stay maximum model score and Fisher's exact test on the share of
+stays alerted, and a multivariate domain-classifier test (on by default); then corrects all
+p-values for the number of tests.
 With an ``id_column`` the unit of a test is a stay (a per-stay summary, or one sampled row per
 stay), never an hour, because the hours of one stay are strongly correlated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal, Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -19,15 +22,32 @@ from scipy import stats
 from samdops._types import Array
 from samdops.drift.aggregate import sample_one_row_per_stay, stay_missing_rate, stay_summary
 from samdops.drift.correction import reject
-from samdops.drift.findings import category_finding, missing_finding, value_finding
+from samdops.drift.findings import (
+    alert_share_finding,
+    category_finding,
+    missing_finding,
+    value_finding,
+)
+from samdops.drift.multivariate import domain_classifier_test
 from samdops.drift.result import DataDriftResult, FeatureDrift, TestKind
 from samdops.errors import ConfigError, DataContractError
 
 UnivariateTest = Callable[[Array, Array], tuple[float, float]]
-MultivariateTest = Callable[[Array, Array], tuple[float, float]]
+
+
+class MultivariateTest(Protocol):
+    """A test of all features at once; ``reference_groups`` names each reference unit's stay."""
+
+    def __call__(
+        self, reference: Array, current: Array, *, reference_groups: Array | None = None
+    ) -> tuple[float, float]: ...
+
+
 Scorer = Callable[[pd.DataFrame], Array]
 StayMode = Literal["summary", "sample"]
 _MIN_SAMPLES = 5
+# One test before correction: feature, kind, test name, statistic, p-value, finding (lazily).
+_Raw = tuple[str, TestKind, str, float, float, Callable[[], str]]
 
 
 def ks_test(reference: Array, current: Array) -> tuple[float, float]:
@@ -44,6 +64,27 @@ def chi2_test(reference: Array, current: Array) -> tuple[float, float]:
     )
     statistic, p_value, _, _ = stats.chi2_contingency(table)
     return float(statistic), float(p_value)
+
+
+def alert_share_test(reference: Array, current: Array) -> tuple[float, float]:
+    """Fisher's exact test on the share of units alerted (booleans), both samples' noise kept."""
+    table = np.array(
+        [
+            [reference.sum(), len(reference) - reference.sum()],
+            [current.sum(), len(current) - current.sum()],
+        ]
+    )
+    if table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
+        return 1.0, 1.0
+    result = stats.fisher_exact(table)
+    return float(result.statistic), float(result.pvalue)
+
+
+def group_codes(values: pd.DataFrame, columns: Sequence[str]) -> Array:
+    """One category label per unit from one-hot ``columns`` ('1/0'); units with NaN dropped."""
+    part = values[list(columns)].dropna()
+    codes: Array = part.round(6).astype(str).agg("/".join, axis=1).to_numpy(dtype=str)
+    return codes
 
 
 def missing_rate_test(reference: Array, current: Array) -> tuple[float, float]:
@@ -68,7 +109,10 @@ class ScipyDriftDetector:
         alpha: float = 0.01,
         correction: str = "bonferroni",
         scorer: Scorer | None = None,
-        multivariate: MultivariateTest | None = None,
+        category_groups: Mapping[str, Sequence[str]] | None = None,
+        alert_threshold: float | None = None,
+        multivariate: MultivariateTest | None = domain_classifier_test,
+        multivariate_exclude: Sequence[str] = (),
         continuous_test: UnivariateTest = ks_test,
         continuous_test_name: str = "KS",
         admission_column: str | None = None,
@@ -77,6 +121,12 @@ class ScipyDriftDetector:
         unknown = set(categorical) - set(features)
         if unknown:
             raise ConfigError(f"categorical columns {sorted(unknown)} are not among the features")
+        groups = {k: tuple(v) for k, v in (category_groups or {}).items()}
+        ungrouped = {c for cols in groups.values() for c in cols} - set(features)
+        if ungrouped:
+            raise ConfigError(
+                f"category group columns {sorted(ungrouped)} are not among the features"
+            )
         reject(np.array([]), alpha, correction)  # validates alpha and correction
         self.features = tuple(features)
         self.categorical = frozenset(categorical)
@@ -87,7 +137,14 @@ class ScipyDriftDetector:
         self.alpha = alpha
         self.correction = correction
         self.scorer = scorer
+        self.category_groups = groups
+        self.alert_threshold = alert_threshold
         self.multivariate = multivariate
+        # Time since admission describes the census, not the patients: one day's stays share
+        # the admission history of the days before, so they are not independent samples of
+        # it, and a classifier turns that into false alarms. It is tested on its own.
+        excluded = {*multivariate_exclude, *([admission_column] if admission_column else [])}
+        self.multivariate_features = tuple(f for f in features if f not in excluded)
         self.continuous_test = continuous_test
         self.continuous_test_name = continuous_test_name
         self.admission_column = admission_column
@@ -96,6 +153,7 @@ class ScipyDriftDetector:
         self._ref_values: pd.DataFrame | None = None
         self._ref_missing: pd.DataFrame | None = None
         self._ref_scores: Array | None = None
+        self._ref_groups: Array | None = None
 
     @property
     def unit(self) -> str:
@@ -125,9 +183,11 @@ class ScipyDriftDetector:
             self._ref_values = values.iloc[chosen]
             self._ref_missing = missing.iloc[chosen]
             self._ref_scores = None if scores is None else scores[chosen]
+            self._ref_groups = owner.to_numpy()[chosen]
         else:
             values, missing, scores = self._units(frame, self.id_column)
             self._ref_values, self._ref_missing, self._ref_scores = values, missing, scores
+            self._ref_groups = None
             self._ref_admitted = self._admitted(frame, self.id_column, values, scores)
         return self
 
@@ -136,7 +196,7 @@ class ScipyDriftDetector:
             raise ConfigError("the detector must be fitted on a reference before predict()")
         self._check_columns(window, "current window")
         values, missing, scores = self._units(window, self.id_column)
-        raw: list[tuple[str, TestKind, str, float, float, Callable[[], str]]] = []
+        raw: list[_Raw] = []
         for name in self.features:
             ref = _finite(self._ref_values[name].to_numpy())
             cur = _finite(values[name].to_numpy())
@@ -156,18 +216,18 @@ class ScipyDriftDetector:
                 stat, p = missing_rate_test(ref_m, cur_m)
                 finding = _lazy(missing_finding, name, float(ref_m.mean()), float(cur_m.mean()))
                 raw.append((name, "missingness", "MannWhitneyU", stat, p, finding))
+        raw += self._group_tests(self._ref_values, values, "")
         if scores is not None and self._ref_scores is not None:
-            stat, p = ks_test(self._ref_scores, scores)
-            finding = _lazy(value_finding, "model score (per-stay max)", self._ref_scores, scores)
-            raw.append(("score", "score", "KS", stat, p, finding))
+            raw += self._score_tests(self._ref_scores, scores, "")
         admitted = self._admitted(window, self.id_column, values, scores)
         if admitted is not None and self._ref_admitted is not None:
             raw += self._admission_tests(self._ref_admitted, admitted)
         if self.multivariate is not None:
-            ref_x = self._ref_values[list(self.features)].to_numpy(dtype=float)
-            cur_x = values[list(self.features)].to_numpy(dtype=float)
-            stat, p = self.multivariate(ref_x, cur_x)
-            raw.append(("all features", "multivariate", "Classifier", stat, p, lambda: ""))
+            ref_x = self._ref_values[list(self.multivariate_features)].to_numpy(dtype=float)
+            cur_x = values[list(self.multivariate_features)].to_numpy(dtype=float)
+            stat, p = self.multivariate(ref_x, cur_x, reference_groups=self._ref_groups)
+            finding = _lazy(_multivariate_finding, stat)
+            raw.append(("all features", "multivariate", "Classifier", stat, p, finding))
         significant = reject(np.array([r[4] for r in raw]), self.alpha, self.correction)
         tests = tuple(
             FeatureDrift(
@@ -205,8 +265,8 @@ class ScipyDriftDetector:
         self,
         reference: tuple[pd.DataFrame, Array | None],
         current: tuple[pd.DataFrame, Array | None],
-    ) -> list[tuple[str, TestKind, str, float, float, Callable[[], str]]]:
-        out: list[tuple[str, TestKind, str, float, float, Callable[[], str]]] = []
+    ) -> list[_Raw]:
+        out: list[_Raw] = []
         ref_values, ref_scores = reference
         cur_values, cur_scores = current
         for name in self.features:
@@ -223,10 +283,47 @@ class ScipyDriftDetector:
                 stat, p = self.continuous_test(ref, cur)
                 test, finding = self.continuous_test_name, _lazy(value_finding, name, ref, cur)
             out.append((name, "value", f"{test} (new admissions)", stat, p, finding))
+        out += self._group_tests(ref_values, cur_values, " (new admissions)")
         if ref_scores is not None and cur_scores is not None and len(cur_scores) >= _MIN_SAMPLES:
-            stat, p = ks_test(ref_scores, cur_scores)
-            finding = _lazy(value_finding, "model score of new admissions", ref_scores, cur_scores)
-            out.append(("score", "score", "KS (new admissions)", stat, p, finding))
+            out += self._score_tests(ref_scores, cur_scores, " (new admissions)")
+        return out
+
+    def _group_tests(
+        self, reference: pd.DataFrame, current: pd.DataFrame, suffix: str
+    ) -> list[_Raw]:
+        out: list[_Raw] = []
+        for name, columns in self.category_groups.items():
+            ref, cur = group_codes(reference, columns), group_codes(current, columns)
+            if len(ref) < _MIN_SAMPLES or len(cur) < _MIN_SAMPLES:
+                continue
+            stat, p = chi2_test(ref, cur)
+            label = f"{name} ({'/'.join(columns)})"
+            out.append(
+                (name, "value", f"Chi2{suffix}", stat, p, _lazy(category_finding, label, ref, cur))
+            )
+        return out
+
+    def _score_tests(self, reference: Array, current: Array, suffix: str) -> list[_Raw]:
+        what = "model score of new admissions" if suffix else "model score (per-stay max)"
+        stat, p = ks_test(reference, current)
+        out: list[_Raw] = [
+            (
+                "score",
+                "score",
+                f"KS{suffix}",
+                stat,
+                p,
+                _lazy(value_finding, what, reference, current),
+            )
+        ]
+        if self.alert_threshold is not None:
+            ref_alerted = reference >= self.alert_threshold
+            cur_alerted = current >= self.alert_threshold
+            stat, p = alert_share_test(ref_alerted, cur_alerted)
+            finding = _lazy(
+                alert_share_finding, what, float(ref_alerted.mean()), float(cur_alerted.mean())
+            )
+            out.append(("score", "score", f"Fisher alert share{suffix}", stat, p, finding))
         return out
 
     def _units(
@@ -264,3 +361,10 @@ def _finite(values: Array) -> Array:
 
 def _lazy(func: Callable[..., str], *args: object) -> Callable[[], str]:
     return lambda: func(*args)
+
+
+def _multivariate_finding(auroc: float) -> str:
+    return (
+        f"a classifier tells this window's stays from the reference's (held-out AUROC "
+        f"{auroc:.2f}): the joint distribution of the features changed"
+    )

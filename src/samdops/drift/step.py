@@ -1,106 +1,263 @@
 """The monitoring pipeline's steps, as its KFP components call them (thin components).
 
 fetch window -> drift monitor (HTML report, Markdown summary, findings JSON, metrics)
--> record alerts (through an :class:`AlertSink`; the audit/SIEM sink plugs in there).
-An alert may start the retraining pipeline, which goes through the change-control gate; the
-monitor never releases a model.
+-> record alerts (audit entries and SIEM events). A critical alert may start the retraining
+pipeline, which goes through the change-control gate; the monitor never releases a model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from samdops._types import Array
 from samdops.atomic import atomic_write_text
 from samdops.digest import sha256_file
-from samdops.drift.alerts import Alert, JsonlAlertSink, data_drift_alert
-from samdops.drift.io import read_table
+from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
+from samdops.drift.history import MonitorHistory, WindowRecord, history_path
+from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
 from samdops.drift.report import html_report, markdown_summary
 from samdops.drift.scipy_detector import ScipyDriftDetector
+from samdops.drift.sources import read_source
+from samdops.errors import ConfigError
 from samdops.steps import ArtifactLike
+
+WINDOW_PLACEHOLDER = "{window}"
+RETRAIN = "retrain"
+
+
+def resolve_window(window: str, now: datetime | None = None) -> str:
+    """``window``, or yesterday's UTC date (``YYYY-MM-DD``) when empty (scheduled runs)."""
+    if window.strip():
+        return window.strip()
+    return ((now or datetime.now(UTC)) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 def fetch_window_step(
-    reference_path: str, current_path: str, reference: ArtifactLike, current: ArtifactLike
-) -> None:
-    """Copy the reference and the window into the run's artifacts as Parquet (digests recorded).
-    In the cluster the paths are the store's mounted or downloaded objects."""
-    for source, artifact, what in (
-        (reference_path, reference, "reference"),
-        (current_path, current, "current"),
-    ):
-        frame = read_table(Path(source), what)
-        Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(artifact.path, index=False)
-        artifact.metadata["sha256"] = sha256_file(artifact.path)
-        artifact.metadata["rows"] = len(frame)
+    reference_path: str,
+    current_path: str,
+    labels_path: str,
+    window: str,
+    reference: ArtifactLike,
+    current: ArtifactLike,
+    labels: ArtifactLike,
+) -> str:
+    """Copy the reference, the window and its labels (if any; paths or ``s3://`` objects) into
+    the run's artifacts as Parquet with digests; ``{window}`` in a location is replaced by the
+    window. Return the window."""
+    resolved = resolve_window(window)
+    sources = [(reference_path, reference, "reference"), (current_path, current, "current")]
+    if labels_path:
+        sources.append((labels_path, labels, "labels"))
+    else:  # an empty table: the window has no labels yet
+        _write(pd.DataFrame(), labels)
+    for source, artifact, what in sources:
+        _write(read_source(source.replace(WINDOW_PLACEHOLDER, resolved), what), artifact)
+    return resolved
+
+
+def _write(frame: pd.DataFrame, artifact: ArtifactLike) -> None:
+    Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(artifact.path, index=False)
+    artifact.metadata["sha256"] = sha256_file(artifact.path)
+    artifact.metadata["rows"] = len(frame)
+
+
+def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, ScoringModel]:
+    """The registered model ``ref`` and its validation baseline, from the governed registry of
+    ``home`` (artifacts in ``store``, ``s3://BUCKET/PREFIX``, or the home's local store)."""
+    from samdops.governance.service import GovernedRegistry
+    from samdops.sepsis.registered import load_registered_sepsis_model
+    from samdops.store import open_store
+
+    registry = GovernedRegistry(home or None, store=open_store(store) if store else None, sinks=[])
+    model_id = registry.get(ref).record.id  # verified against its audit event
+    return model_id, load_registered_sepsis_model(registry, model_id)
 
 
 def drift_monitor_step(
     reference: ArtifactLike,
     current: ArtifactLike,
+    labels: ArtifactLike,
     window: str,
     id_column: str,
     time_column: str,
     categorical: str,
+    ignore_columns: str,
     alpha: float,
     correction: str,
+    model_ref: str,
+    home: str,
+    store: str,
     report: ArtifactLike,
     summary: ArtifactLike,
     findings: ArtifactLike,
+    model: ScoringModel | None = None,
 ) -> dict[str, Any]:
-    """Test the window against the reference; write the report, summary and findings."""
-    ref = pd.read_parquet(reference.path)  # fetch_window wrote both as Parquet
+    """Test the window against the reference (inputs and, with a model, its scores and
+    performance); write the report, summary and findings; append the window to the history.
+    ``model`` is for callers that already hold the model; else ``model_ref`` is loaded."""
+    ref = pd.read_parquet(reference.path)  # fetch_window wrote all three as Parquet
     cur = pd.read_parquet(current.path)
-    special = [c for c in (id_column, time_column) if c]
-    features = [c for c in ref.columns if c not in special]
+    known = pd.read_parquet(labels.path)
+    model_id = ""
+    if model is None and model_ref:
+        model_id, model = load_monitored_model(model_ref, home, store)
+    elif model is not None:
+        model_id = model_ref or "model"
+    ignored = {c for c in ignore_columns.split(",") if c} | set(LABEL_COLUMNS)
+    special = {c for c in (id_column, time_column) if c}
+    features = [c for c in ref.columns if c not in special | ignored]
+    categories = [c for c in categorical.split(",") if c and c in features]
+    scorer = None if model is None else _Memo(model.score)
     detector = ScipyDriftDetector(
         features,
-        categorical=[c for c in categorical.split(",") if c],
+        categorical=categories,
         id_column=id_column or None,
         time_column=time_column or None,
         alpha=alpha,
         correction=correction,
+        scorer=scorer,
     )
     result = detector.fit(ref).predict(cur)
-    ref_values = {f: ref[f].to_numpy(dtype=float) for f in features if f not in categorical}
-    cur_values = {f: cur[f].to_numpy(dtype=float) for f in features if f not in categorical}
-    atomic_write_text(report.path, html_report(result, window, ref_values, cur_values))
-    atomic_write_text(summary.path, markdown_summary(result, window))
-    alert = data_drift_alert(result, window)
+    performance: dict[str, Any] | None = None
+    if model is not None and scorer is not None:
+        if not (id_column and time_column):
+            raise ConfigError("a scored window needs id_column and time_column to join labels")
+        performance = window_performance(
+            cur,
+            scorer(cur),
+            known if len(known) else None,
+            model.baseline,
+            id_column=id_column,
+            time_column=time_column,
+        )
+    alerts = [
+        a
+        for a in (
+            data_drift_alert(result, window, model_id),
+            None if performance is None else concept_drift_alert(performance, window, model_id),
+        )
+        if a is not None
+    ]
+    history = MonitorHistory(history_path(home, model_id))
+    past = history.recent()
+    this = _window_record(window, result.tests, performance, bool(result.is_drift or alerts))
+    ref_values = {f: ref[f].to_numpy(dtype=float) for f in features if f not in categories}
+    cur_values = {f: cur[f].to_numpy(dtype=float) for f in features if f not in categories}
+    page = html_report(
+        result, window, ref_values, cur_values, performance=performance, records=[*past, this]
+    )
+    atomic_write_text(report.path, page)
+    atomic_write_text(summary.path, markdown_summary(result, window, performance, alerts))
     document = {
         "window": window,
+        "model": model_id or None,
         "data_drift": result.as_dict(),
-        "alert": None if alert is None else alert.as_dict(),
+        "concept_drift": performance,
+        "alerts": [a.as_dict() for a in alerts],
     }
-    atomic_write_text(findings.path, json.dumps(document, sort_keys=True, default=_json) + "\n")
+    text = json.dumps(_clean(document), sort_keys=True, default=_json) + "\n"
+    atomic_write_text(findings.path, text)
     findings.metadata["sha256"] = sha256_file(findings.path)
+    history.append(this)
     return {
         "is_drift": result.is_drift,
         "drifted_tests": len(result.drifted),
         "blamed": result.blamed or "",
+        "alerts": len(alerts),
+        "critical": any(a.severity == "critical" for a in alerts),
+        "auroc": _auroc(performance)[0],
     }
 
 
-def record_alerts_step(findings: ArtifactLike, alert_log: str) -> bool:
-    """Emit the window's alert, if any, to the alert sink; return whether there was one."""
-    document = json.loads(Path(findings.path).read_text(encoding="utf-8"))
-    data = document.get("alert")
-    if data is None:
-        return False
-    alert = Alert(
-        severity=data["severity"],
-        kind=data["kind"],
-        window=data["window"],
-        features=tuple(data["features"]),
-        evidence=tuple(data["evidence"]),
+def record_alerts_step(
+    findings: ArtifactLike,
+    home: str,
+    run: str,
+    retrain_plan_id: str,
+    sink: AlertSink | None = None,
+) -> str:
+    """Record each alert of the window as an audit entry (and SIEM event). Return ``"retrain"``
+    when retraining is configured (``retrain_plan_id``) and an alert is critical, else ``""``;
+    the alert's entry says whether retraining was requested and under which run."""
+    path = Path(findings.path)
+    digest = sha256_file(path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    alerts = [Alert.from_dict(a) for a in document.get("alerts", [])]
+    retrain = bool(retrain_plan_id) and any(a.severity == "critical" for a in alerts)
+    sink = sink if sink is not None else _audit_sink(home, run)
+    for alert in alerts:
+        requested = retrain and alert.severity == "critical"
+        how = f"requested: run {run or 'unknown'}, PCCP {retrain_plan_id}" if requested else ""
+        changes: dict[str, Any] = {"findings_sha256": digest}
+        if how:
+            changes["retraining"] = how
+        sink.emit(dataclasses.replace(alert, **changes))
+    return RETRAIN if retrain else ""
+
+
+def _audit_sink(home: str, run: str) -> AlertSink:
+    from samdops.drift.audit_sink import AuditAlertSink
+
+    return AuditAlertSink.for_home(home or None, run)
+
+
+class _Memo:
+    """The model's scores of the last frame it was asked about (the detector and the
+    performance both need the window's scores)."""
+
+    def __init__(self, score: Any) -> None:
+        self._score = score
+        self._last: tuple[int, Array] | None = None
+
+    def __call__(self, frame: pd.DataFrame) -> Array:
+        if self._last is None or self._last[0] != id(frame):
+            self._last = (id(frame), np.asarray(self._score(frame), dtype=float))
+        return self._last[1]
+
+
+def _auroc(performance: dict[str, Any] | None) -> tuple[float | None, bool]:
+    if performance is None:
+        return None, False
+    for key, estimated in (("labelled", False), ("estimated", True)):
+        part = performance.get(key)
+        if part and part.get("auroc") is not None and math.isfinite(part["auroc"]):
+            return float(part["auroc"]), estimated
+    return None, False
+
+
+def _window_record(
+    window: str, tests: Any, performance: dict[str, Any] | None, is_drift: bool
+) -> WindowRecord:
+    p_values = [t.p_value for t in tests if math.isfinite(t.p_value)]
+    auroc, estimated = _auroc(performance)
+    part = (performance or {}).get("labelled") or (performance or {}).get("estimated") or {}
+    return WindowRecord(
+        window=window,
+        min_p_value=min(p_values, default=1.0),
+        is_drift=is_drift,
+        auroc=auroc,
+        auroc_estimated=estimated,
+        alert_rate=part.get("alert_rate"),
     )
-    JsonlAlertSink(alert_log).emit(alert)
-    return True
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _json(value: object) -> object:

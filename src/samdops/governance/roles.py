@@ -15,6 +15,7 @@ class Role(enum.StrEnum):
     RELEASE_MANAGER = "release-manager"
     AUDITOR = "auditor"
     PIPELINE = "pipeline"  # the pipeline service account
+    DRIFT_MONITOR = "drift-monitor"  # the monitoring pipeline's service identity
     USER_ADMIN = "user-admin"
 
 
@@ -33,6 +34,7 @@ class Permission(enum.StrEnum):
     READ_AUDIT = "read-audit"
     EXPORT_AUDIT = "export-audit"
     MANAGE_USERS = "manage-users"
+    RECORD_ALERT = "record-alert"
 
 
 P = Permission
@@ -51,6 +53,8 @@ MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset({P.READ_REGISTRY, P.READ_AUDIT, P.EXPORT_AUDIT}),
     Role.PIPELINE: frozenset({P.READ_REGISTRY, P.REGISTER_MODEL, P.RECORD_GATE}),
     Role.USER_ADMIN: frozenset({P.MANAGE_USERS}),
+    # The monitor records alerts and may start retraining; it can never register or release.
+    Role.DRIFT_MONITOR: frozenset({P.READ_REGISTRY, P.RECORD_ALERT}),
 }
 
 

@@ -10,6 +10,9 @@ import pandas as pd
 from samdops._types import Array
 from samdops.errors import ConfigError
 from samdops.hospital.columns import (
+    EXTRA_LAB_SPECS,
+    EXTRA_VITAL_SPECS,
+    HOSP_ADM_TIME,
     ICULOS,
     LAB_EVERY_HOURS,
     LAB_SPECS,
@@ -48,6 +51,21 @@ _LAB_DETERIORATION = {
 }
 _VITAL_SEVERITY = {"HR": 5.0, "Resp": 1.5, "SBP": -5.0, "MAP": -3.0, "DBP": -2.0, "O2Sat": -0.5}
 _LAB_SEVERITY = {"Lactate": 0.2, "Creatinine": 0.2, "BUN": 0.2, "WBC": 0.1}
+# The monitored-only columns: deterioration and severity effects (log scale for log labs).
+_EXTRA_DETERIORATION = {
+    "EtCO2": -3.0,
+    "BaseExcess": -3.0,
+    "FiO2": 0.1,
+    "PaCO2": -0.08,
+    "SaO2": -2.0,
+    "AST": 0.3,
+    "Phosphate": 0.1,
+    "Potassium": 0.05,
+    "PTT": 0.15,
+    "Fibrinogen": 0.2,
+    "TroponinI": 0.5,
+}
+_EXTRA_SEVERITY = {"BaseExcess": -1.0, "FiO2": 0.04, "TroponinI": 0.3, "AST": 0.15}
 _SEASONAL_VITALS = {"Temp": 0.35, "Resp": 2.0}
 _SEASONAL_LABS = {"WBC": 0.15}
 
@@ -134,6 +152,21 @@ def simulate_hospital(scenario: Scenario, *, days: int, seed: int, beds: int = 5
         value[~drawn] = np.nan
         columns[name] = np.round(value, 3 if name == "pH" else 2)
 
+    # The monitored-only columns come from a stream of their own, so that adding them left the
+    # model's inputs (and every model trained on this simulation) exactly as they were.
+    extra = _extra_columns(
+        np.random.default_rng([seed, 2019]),
+        scenario,
+        stay=stay,
+        hour=hour,
+        after=after,
+        severity=severity,
+        deterioration=deterioration,
+        draw_rate=draw_rate,
+    )
+    hosp_adm = -np.clip(
+        np.random.default_rng([seed, 2020]).lognormal(np.log(6.0), 1.6, n_stays), 0, 2000
+    )
     lead = np.where(after, scenario.label_lead_hours, 6.0)
     label = (np.isfinite(to_onset) & (to_onset >= -lead)).astype(np.int8)
     frame = pd.DataFrame(
@@ -141,13 +174,56 @@ def simulate_hospital(scenario: Scenario, *, days: int, seed: int, beds: int = 5
             STAY_ID: stay.astype(np.int64) + seed * 10_000_000,
             TIME: np.floor(time).astype(np.int64),
             **columns,
+            **extra,
             "Age": np.round(age[stay], 0),
             "Gender": gender[stay],
             "Unit1": unit1[stay],
             "Unit2": unit2[stay],
+            HOSP_ADM_TIME: np.round(hosp_adm[stay], 2),
             ICULOS: hour.astype(np.int64) + 1,
             LABEL: label,
             LABEL_ARRIVAL: np.floor(time + rng.uniform(24.0, 72.0, n)).astype(np.int64),
         }
     )
     return HospitalData(frame=frame, scenario=scenario, days=days, seed=seed)
+
+
+def _extra_columns(
+    rng: np.random.Generator,
+    scenario: Scenario,
+    *,
+    stay: Array,
+    hour: Array,
+    after: Array,
+    severity: Array,
+    deterioration: Array,
+    draw_rate: Array,
+) -> dict[str, Array]:
+    """EtCO2 and the challenge's other labs, monitored but not model inputs."""
+    n_stays, n = len(severity), len(stay)
+    out: dict[str, Array] = {}
+    for name, (mean, between, within, low, high, share) in EXTRA_VITAL_SPECS.items():
+        base = rng.normal(mean, between, n_stays)
+        value = base[stay] + _EXTRA_DETERIORATION.get(name, 0.0) * deterioration
+        value = np.clip(value + rng.normal(0.0, within, n), low, high)
+        charted = (rng.uniform(size=n_stays) < share)[stay] & (rng.uniform(size=n) >= VITAL_MISSING)
+        out[name] = np.round(np.where(charted, value, np.nan), 1)
+    scale = dict(scenario.lab_scale)
+    offset = dict(scenario.lab_offset)
+    for name, (centre, between, within, low, high, every, log) in EXTRA_LAB_SPECS.items():
+        effect = (
+            _EXTRA_SEVERITY.get(name, 0.0) * severity[stay]
+            + _EXTRA_DETERIORATION.get(name, 0.0) * deterioration
+        )
+        if log:
+            base = rng.normal(np.log(centre), between, n_stays)
+            value = np.exp(base[stay] + effect + rng.normal(0.0, within, n))
+        else:
+            base = rng.normal(centre, between, n_stays)
+            value = base[stay] + effect + rng.normal(0.0, within, n)
+        value = np.clip(value, low, high) + offset.get(name, 0.0) * after
+        value = value * np.where(after, scale.get(name, 1.0), 1.0)
+        rate = draw_rate * LAB_EVERY_HOURS / every
+        drawn = (rng.uniform(size=n) < rate) | ((hour == 0) & (rng.uniform(size=n) < 0.3))
+        out[name] = np.round(np.where(drawn, value, np.nan), 2)
+    return out

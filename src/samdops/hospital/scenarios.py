@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from samdops.errors import ConfigError
+from samdops.hospital.columns import ALL_LABS
 
-Kind = Literal["none", "data", "concept"]
+# "prior": the share of septic patients changes, not what sepsis looks like (a prior-probability
+# shift); it shows in the model's scores as the extra septic patients deteriorate, and in the
+# label rate once their labels arrive.
+Kind = Literal["none", "data", "prior", "concept"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ _ALL = (
         "new_unit",
         "a new cardiac unit opens (Unit1 = Unit2 = 0)",
         kind="data",
-        expected_features=("Unit1", "Unit2"),
+        expected_features=("Unit", "Unit1", "Unit2"),
         new_unit_share=0.35,
     ),
     Scenario(
@@ -99,17 +103,7 @@ _ALL = (
         "fewer_labs",
         "labs ordered less often (a third of the draws)",
         kind="data",
-        expected_features=(
-            "Lactate",
-            "WBC",
-            "Creatinine",
-            "Platelets",
-            "Bilirubin_total",
-            "BUN",
-            "Glucose",
-            "pH",
-            "HCO3",
-        ),
+        expected_features=ALL_LABS,
         lab_frequency=1.0 / 3.0,
     ),
     Scenario(
@@ -122,14 +116,15 @@ _ALL = (
     Scenario(
         "prevalence",
         "sepsis prevalence triples",
-        kind="data",
-        expected_features=("score",),
+        kind="prior",
+        expected_features=("score", "label rate"),
         prevalence_factor=3.0,
     ),
     Scenario(
         "concept_treatment",
         "concept drift: a new treatment protocol blunts tachycardia before sepsis onset",
         kind="concept",
+        expected_features=("HR", "AUROC", "error stream"),
         tachycardia_blunting=1.0,
     ),
     Scenario(
