@@ -14,6 +14,7 @@ plan, config and data are given (``retrain_*``; empty: never). They end with the
 from kfp import dsl
 
 from samdops.components.drift_monitor import drift_monitor, fetch_window, record_alerts
+from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS
 from samdops.kube import apply_step_settings, pipeline_root
 from samdops.pipelines.retraining import retraining_pipeline
 
@@ -38,7 +39,8 @@ def monitoring_pipeline(
     run: str = "",
     id_column: str = "patient_id",
     time_column: str = "Time",
-    categorical: str = "Gender,Unit1,Unit2",
+    admission_column: str = ICULOS,
+    categorical: str = CATEGORICAL_SPEC,
     ignore_columns: str = "",
     alpha: float = 0.01,
     correction: str = "bonferroni",
@@ -62,6 +64,7 @@ def monitoring_pipeline(
         window=fetched.outputs["Output"],
         id_column=id_column,
         time_column=time_column,
+        admission_column=admission_column,
         categorical=categorical,
         ignore_columns=ignore_columns,
         alpha=alpha,

@@ -18,7 +18,7 @@ from samdops.drift.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR
 from samdops.governance.lifecycle import State
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
-from samdops.hospital.columns import LABEL, LABEL_ARRIVAL
+from samdops.hospital.columns import CATEGORICAL_SPEC, LABEL, LABEL_ARRIVAL
 from samdops.kube import local_execution
 from tests.cli_helpers import acting_as, samdops
 from tests.conftest import PIMA_CSV
@@ -301,7 +301,7 @@ def test_monitor_cli_scores_with_a_registered_model(sepsis_home: Path, tmp_path:
         "--time-column",
         "Time",
         "--categorical",
-        "Gender,Unit1,Unit2",
+        CATEGORICAL_SPEC,
         "--model",
         "sepsis-risk@1",
         "--home",

@@ -11,9 +11,12 @@ import pytest
 
 from samdops.cli import main
 from samdops.hospital import get_scenario, simulate_hospital
-from samdops.hospital.columns import LABEL, LABEL_ARRIVAL, STAY_ID, TIME
+from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS, LABEL, LABEL_ARRIVAL, STAY_ID, TIME
 
-ARGS = ["--id-column", STAY_ID, "--time-column", TIME, "--categorical", "Gender,Unit1,Unit2"]
+ARGS = [
+    *("--id-column", STAY_ID, "--time-column", TIME, "--admission-column", ICULOS),
+    *("--categorical", CATEGORICAL_SPEC),
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     control.drop(columns=drop).to_parquet(out["ok"])
     out["mismatch"] = root / "mismatch.parquet"
     drifted.drop(columns=[*drop, "HR"]).assign(Extra=1.0).to_parquet(out["mismatch"])
+    out["extra"] = root / "extra.parquet"
+    control.drop(columns=drop).assign(Extra=1.0, Note="x").to_parquet(out["extra"])
     out["broken"] = root / "broken.parquet"
     out["broken"].write_bytes(b"not parquet")
     out["labels"] = root / "labels.csv"
@@ -100,14 +105,26 @@ def test_label_columns_of_the_reference_are_not_inputs(
     assert LABEL not in tested and LABEL_ARRIVAL not in tested and "HR" in tested
 
 
+def test_columns_the_reference_lacks_are_reported_untested(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--reference", str(files["ref"]), "--current", str(files["extra"]), *ARGS)
+    status, out, _ = _run(capsys, *args, "--json")
+    assert status == 0
+    data = json.loads(out)["data_drift"]
+    assert data["untested_columns"] == ["Extra", "Note"]
+    assert "Extra" not in data["features"] and data["is_drift"] is False
+    status, out, _ = _run(capsys, *args)
+    assert status == 0 and "not in the reference, not tested: Extra, Note" in out
+
+
 @pytest.mark.parametrize(
     ("current", "extra", "message"),
     [
         (
             "mismatch",
             [],
-            "samdops: error: current columns do not match the reference: "
-            "current lacks HR; has extra Extra",
+            "samdops: error: current columns do not match the reference: current lacks HR",
         ),
         ("missing", [], "samdops: error: current file {dir}/missing.parquet does not exist"),
         ("broken", [], "samdops: error: current file {dir}/broken.parquet is unreadable: "),

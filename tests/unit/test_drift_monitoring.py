@@ -31,7 +31,7 @@ from samdops.errors import AccessDenied, AuditError, DriftInputError
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
-from samdops.hospital.columns import LABEL, LABEL_ARRIVAL, STAY_ID, TIME
+from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS, LABEL, LABEL_ARRIVAL, STAY_ID, TIME
 from samdops.sepsis.model import SepsisModel, train_sepsis_model
 from tests.cli_helpers import samdops
 from tests.unit.test_siem import parse_cef, udp_listener  # noqa: F401  (a fixture)
@@ -85,22 +85,23 @@ def _monitor(
         str(reference), str(current), labels, window, arts["ref"], arts["cur"], arts["labels"]
     )
     outcome = drift_monitor_step(
-        arts["ref"],
-        arts["cur"],
-        arts["labels"],
-        window,
-        STAY_ID,
-        TIME,
-        "Gender,Unit1,Unit2",
-        "",
-        0.01,
-        "bonferroni",
-        "sepsis@1" if model else "",
-        str(tmp / "home"),
-        "",
-        arts["report"],
-        arts["summary"],
-        arts["find"],
+        reference=arts["ref"],
+        current=arts["cur"],
+        labels=arts["labels"],
+        window=window,
+        id_column=STAY_ID,
+        time_column=TIME,
+        admission_column=ICULOS,
+        categorical=CATEGORICAL_SPEC,
+        ignore_columns="",
+        alpha=0.01,
+        correction="bonferroni",
+        model_ref="sepsis@1" if model else "",
+        home=str(tmp / "home"),
+        store="",
+        report=arts["report"],
+        summary=arts["summary"],
+        findings=arts["find"],
         model=model,
     )
     return outcome, arts
@@ -349,3 +350,71 @@ def test_an_alert_that_cannot_be_recorded_fails_the_step(tmp_path: Path) -> None
 def _no_stray_siem(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("SAMDOPS_SIEM", raising=False)
     yield
+
+
+@pytest.fixture(scope="module")
+def labelled_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model's training data with its labels, as data/sepsis-reference.parquet has them."""
+    path = tmp_path_factory.mktemp("ref") / "labelled.parquet"
+    frame = simulate_hospital(get_scenario("no_drift"), days=6, seed=36, beds=120).frame
+    frame.drop(columns=[LABEL_ARRIVAL]).to_parquet(path)
+    return path
+
+
+def _daily_runs(
+    tmp: Path, reference: Path, model: SepsisModel, scenario: str, days: range
+) -> list[dict[str, Any]]:
+    """One run a day, as scheduled: the day's rows and only the labels confirmed that day
+    (they describe hours 1-3 days earlier, never the day's own)."""
+    data = simulate_hospital(get_scenario(scenario), days=days.stop, seed=44, beds=120)
+    arrival_day = data.frame[LABEL_ARRIVAL] // 24
+    found = []
+    for day in days:
+        current, labels = tmp / f"{scenario}-{day}.parquet", tmp / f"{scenario}-{day}-l.parquet"
+        data.day(day).drop(columns=[LABEL, LABEL_ARRIVAL]).to_parquet(current)
+        arrived = data.frame.loc[arrival_day == day, [STAY_ID, TIME, LABEL, LABEL_ARRIVAL]]
+        arrived.to_parquet(labels)
+        _, arts = _monitor(tmp, reference, current, str(labels), model, f"day {day}")
+        found.append(json.loads(Path(arts["find"].path).read_text()))
+    return found
+
+
+def test_scheduled_runs_catch_concept_drift_from_labels_of_earlier_windows(
+    tmp_path: Path, labelled_reference: Path, model: SepsisModel
+) -> None:
+    runs = _daily_runs(tmp_path, labelled_reference, model, "concept_definition", range(1, 10))
+    # A day's own hours never have labels yet: only the late labels joined to the scores of
+    # earlier windows, replayed through the concept monitor, can show the change.
+    assert all(r["concept_drift"]["labelled"] is None for r in runs)
+    sequential = [r["concept_drift"]["sequential"] for r in runs]
+    assert sequential[0] is None  # day 1: no labels have arrived yet
+    assert all(s["n_labels"] > 0 for s in sequential[1:])
+    alarmed = [r["window"] for r, s in zip(runs, sequential, strict=True) if s and s["is_drift"]]
+    assert alarmed and alarmed[0] >= "day 4"  # onset day 3; its labels arrive a day or more later
+    first = next(r for r in runs if r["window"] == alarmed[0])
+    (alert,) = [a for a in first["alerts"] if a["kind"] == "concept_drift"]
+    assert alert["severity"] == "critical" and alert["model"] == "sepsis@1"
+    summary = Path(tmp_path / "summary").read_text()  # the last run's
+    assert "Concept monitor on the labels that arrived late" in summary
+
+
+def test_scheduled_runs_on_a_stable_hospital_raise_no_concept_alert(
+    tmp_path: Path, labelled_reference: Path, model: SepsisModel
+) -> None:
+    runs = _daily_runs(tmp_path, labelled_reference, model, "no_drift", range(1, 10))
+    sequential = [r["concept_drift"]["sequential"] for r in runs[1:]]
+    assert [s["cusum"] for s in sequential if s["is_drift"]] == []
+    assert [a for r in runs for a in r["alerts"] if a["kind"] == "concept_drift"] == []
+
+
+def test_window_columns_the_reference_lacks_are_listed_untested(
+    tmp_path: Path, reference: Path
+) -> None:
+    narrow = tmp_path / "narrow.parquet"
+    pd.read_parquet(reference).drop(columns=["EtCO2", "FiO2"]).to_parquet(narrow)
+    current, _ = _window(tmp_path, "no_drift", None)
+    _, arts = _monitor(tmp_path, narrow, current, "", None, "day 7")
+    data = json.loads(Path(arts["find"].path).read_text())["data_drift"]
+    assert data["untested_columns"] == ["EtCO2", "FiO2"]
+    tested = {*data["features"], *data["missingness"]}
+    assert "HR" in tested and tested.isdisjoint({"EtCO2", "FiO2"})

@@ -43,7 +43,13 @@ def register(subparsers: Any) -> None:
     monitor.add_argument(
         "--store", default="", metavar="LOC", help="artifact store (default: the home's)"
     )
-    monitor.add_argument("--categorical", default="", metavar="COLS", help="comma-separated")
+    monitor.add_argument(
+        "--categorical",
+        default="",
+        metavar="COLS",
+        help="comma-separated; NAME=COL1+COL2 tests one-hot columns as one variable "
+        "(e.g. Gender,Unit=Unit1+Unit2)",
+    )
     monitor.add_argument("--alpha", type=float, default=0.01)
     monitor.add_argument("--correction", choices=["bonferroni", "fdr"], default="bonferroni")
     monitor.add_argument("--baseline-auroc", type=float, default=0.8)
@@ -55,30 +61,30 @@ def register(subparsers: Any) -> None:
 def _monitor(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from samdops.drift.categorical import parse_categorical
     from samdops.drift.io import read_table
     from samdops.drift.performance import LABEL_COLUMNS
     from samdops.drift.scipy_detector import ScipyDriftDetector
 
     reference = read_table(args.reference, "reference")
     current = read_table(args.current, "current")
-    # Label columns are not model inputs: a window whose labels have not arrived lacks them.
+    # The reference names what is monitored: a window lacking one of its columns cannot be
+    # compared, while columns the reference lacks (an EHR extract carries more) are reported as
+    # untested. Label columns are not inputs: a window whose labels have not arrived lacks them.
     missing = [c for c in reference.columns if c not in current.columns and c not in LABEL_COLUMNS]
-    extra = [c for c in current.columns if c not in reference.columns and c not in LABEL_COLUMNS]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"lacks {', '.join(map(str, missing))}")
-        if extra:
-            parts.append(f"has extra {', '.join(map(str, extra))}")
+    if missing:
         raise DriftInputError(
-            f"current columns do not match the reference: current {'; '.join(parts)}"
+            f"current columns do not match the reference: current lacks {', '.join(missing)}"
         )
+    untested = [c for c in current.columns if c not in reference.columns and c not in LABEL_COLUMNS]
+    current = current.drop(columns=untested)
     special = [c for c in (args.id_column, args.time_column) if c]
     special += [c for c in LABEL_COLUMNS if c in reference.columns]
     for column in [*special, *([args.admission_column] if args.admission_column else [])]:
         if column not in reference.columns:
             raise DriftInputError(f"column {column} is not in the reference")
-    categorical = [c for c in args.categorical.split(",") if c]
+    spec = parse_categorical(args.categorical)
+    categorical = list(spec.columns)
     features = [c for c in reference.columns if c not in special]
     for column in features:
         for frame, what in ((reference, "reference"), (current, "current")):
@@ -102,6 +108,8 @@ def _monitor(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         correction=args.correction,
         scorer=None if model is None else model.score,
+        category_groups=spec.groups,
+        alert_threshold=None if model is None else model.baseline.threshold,
     )
     data = detector.fit(reference).predict(current).as_dict()
     if model is None:
@@ -118,7 +126,7 @@ def _monitor(args: argparse.Namespace) -> int:
             id_column=args.id_column,
             time_column=args.time_column,
         )
-    report = {"data_drift": data, "concept_drift": concept}
+    report = {"data_drift": {**data, "untested_columns": untested}, "concept_drift": concept}
     if args.json:
         print(json.dumps(_clean(report), sort_keys=True))
     else:
@@ -126,6 +134,8 @@ def _monitor(args: argparse.Namespace) -> int:
         print(f"data drift: {state}")
         for finding in data["findings"]:
             print(f"  {finding}")
+        if untested:
+            print(f"not in the reference, not tested: {', '.join(untested)}")
         if model is not None:
             for key, what in (("labelled", "measured"), ("estimated", "estimated (no labels)")):
                 part = concept.get(key)

@@ -87,30 +87,49 @@ def data_drift_alert(result: DataDriftResult, window: str, model: str = "") -> A
 
 
 def concept_drift_alert(concept: Mapping[str, Any], window: str, model: str) -> Alert | None:
-    """An alert when performance is below the validated baseline: critical when measured on
-    labels, a warning when only the label-free estimate says so."""
+    """An alert when performance is below the validated baseline or the concept monitor on the
+    late labels alarms: critical when labels show it, a warning when only the label-free
+    estimate says so."""
     labelled = concept.get("labelled") or {}
     estimated = concept.get("estimated") or {}
-    baseline = concept.get("baseline") or {}
+    sequential = concept.get("sequential") or {}
+    validated = float((concept.get("baseline") or {}).get("auroc", float("nan")))
+    evidence: list[str] = []
+    features: list[str] = []
     if labelled.get("is_drift"):
-        source, severity = labelled, "critical"
-        what = "measured AUROC"
+        evidence.append(
+            f"measured AUROC {labelled['auroc']:.3f} below the validated {validated:.3f} "
+            f"(n={labelled['n']})"
+        )
+        features.append("model score")
+        if labelled.get("adwin_changes"):
+            evidence.append(f"ADWIN change in the error stream at {labelled['adwin_changes']}")
+    if sequential.get("is_drift"):
+        for test in sequential.get("tests", []):
+            if test.get("is_drift"):
+                evidence.append(f"{test['finding']} ({test['test']}, p={test['p_value']:.2g})")
+                features.append(str(test["name"]))
+        if sequential.get("cusum_alarm"):
+            evidence.append(f"CUSUM of the AUROC on arrived labels at {sequential['cusum']:.1f}")
+        if sequential.get("adwin_change"):
+            evidence.append("ADWIN change in the per-stay error stream of arrived labels")
+        features.append(str(sequential.get("blamed") or "model score"))
+    if evidence:
+        severity: Severity = "critical"
     elif estimated.get("is_drift"):
-        source, severity = estimated, "warning"
-        what = "estimated AUROC (no labels yet, CBPE)"
+        severity = "warning"
+        evidence.append(
+            f"estimated AUROC (no labels yet, CBPE) {estimated['auroc']:.3f} below the "
+            f"validated {validated:.3f} (n={estimated['n']})"
+        )
+        features.append("model score")
     else:
         return None
-    validated = float(baseline.get("auroc", float("nan")))
-    evidence = [
-        f"{what} {source['auroc']:.3f} below the validated {validated:.3f} (n={source['n']})"
-    ]
-    if labelled.get("adwin_changes"):
-        evidence.append(f"ADWIN change in the error stream at {labelled['adwin_changes']}")
     return Alert(
-        severity=cast(Severity, severity),
+        severity=severity,
         kind="concept_drift",
         window=window,
-        features=("model score",),
+        features=tuple(dict.fromkeys(features)),
         evidence=tuple(evidence),
         model=model,
     )

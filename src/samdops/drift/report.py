@@ -77,6 +77,18 @@ def _performance_lines(performance: Mapping[str, Any]) -> list[str]:
         )
     if measured and measured.get("adwin_changes"):
         lines += ["", f"ADWIN: change in the error stream at {measured['adwin_changes']}."]
+    sequential = performance.get("sequential")
+    if sequential:
+        state = "**DRIFT**" if sequential["is_drift"] else "no drift"
+        lines += [
+            "",
+            f"Concept monitor on the labels that arrived late ({sequential['n_labels']} hours, "
+            f"scored when their windows ran): {state}; AUROC {_num(sequential['auroc'])}, "
+            f"CUSUM {sequential['cusum']:.2f}"
+            + (f"; blamed: {sequential['blamed']}" if sequential["blamed"] else "")
+            + ".",
+        ]
+        lines += [f"- {t['finding']}" for t in sequential["tests"] if t["is_drift"]]
     return lines
 
 

@@ -21,12 +21,17 @@ from samdops._types import Array
 from samdops.atomic import atomic_write_text
 from samdops.digest import sha256_file
 from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
+from samdops.drift.categorical import parse_categorical
+from samdops.drift.concept import Baseline
+from samdops.drift.concept_monitor import ConceptMonitor
 from samdops.drift.history import MonitorHistory, WindowRecord, history_path
+from samdops.drift.late_labels import SCORE, LateLabels
 from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
 from samdops.drift.report import html_report, markdown_summary
 from samdops.drift.scipy_detector import ScipyDriftDetector
 from samdops.drift.sources import read_source
 from samdops.errors import ConfigError
+from samdops.hospital.columns import LABEL
 from samdops.steps import ArtifactLike
 
 WINDOW_PLACEHOLDER = "{window}"
@@ -89,6 +94,7 @@ def drift_monitor_step(
     window: str,
     id_column: str,
     time_column: str,
+    admission_column: str,
     categorical: str,
     ignore_columns: str,
     alpha: float,
@@ -115,18 +121,26 @@ def drift_monitor_step(
     ignored = {c for c in ignore_columns.split(",") if c} | set(LABEL_COLUMNS)
     special = {c for c in (id_column, time_column) if c}
     features = [c for c in ref.columns if c not in special | ignored]
-    categories = [c for c in categorical.split(",") if c and c in features]
+    spec = parse_categorical(categorical)
+    categories = [c for c in spec.columns if c in features]
     scorer = None if model is None else _Memo(model.score)
     detector = ScipyDriftDetector(
         features,
         categorical=categories,
         id_column=id_column or None,
         time_column=time_column or None,
+        admission_column=admission_column if admission_column in features else None,
         alpha=alpha,
         correction=correction,
         scorer=scorer,
+        category_groups={
+            name: cols for name, cols in spec.groups.items() if set(cols) <= set(features)
+        },
+        alert_threshold=None if model is None else float(model.baseline.threshold),
     )
     result = detector.fit(ref).predict(cur)
+    history = MonitorHistory(history_path(home, model_id))
+    past = history.recent()
     performance: dict[str, Any] | None = None
     if model is not None and scorer is not None:
         if not (id_column and time_column):
@@ -139,6 +153,34 @@ def drift_monitor_step(
             id_column=id_column,
             time_column=time_column,
         )
+        performance["sequential"] = _sequential(
+            LateLabels(
+                history.path.parent / "labels",
+                id_column=id_column,
+                time_column=time_column,
+                label_column=LABEL,
+            ),
+            ConceptMonitor(
+                Baseline(
+                    auroc=float(model.baseline.auroc),
+                    alert_rate=float(model.baseline.alert_rate),
+                    threshold=float(model.baseline.threshold),
+                ),
+                features,
+                id_column=id_column,
+                label_column=LABEL,
+                alpha=alpha,
+                correction=correction,
+            ),
+            ref,
+            cur.assign(**{SCORE: scorer(cur)})[[id_column, time_column, SCORE, *features]],
+            known,
+            window,
+            [r.window for r in past],
+        )
+        performance["is_drift"] = bool(
+            performance["is_drift"] or (performance["sequential"] or {}).get("is_drift")
+        )
     alerts = [
         a
         for a in (
@@ -147,8 +189,6 @@ def drift_monitor_step(
         )
         if a is not None
     ]
-    history = MonitorHistory(history_path(home, model_id))
-    past = history.recent()
     this = _window_record(window, result.tests, performance, bool(result.is_drift or alerts))
     ref_values = {f: ref[f].to_numpy(dtype=float) for f in features if f not in categories}
     cur_values = {f: cur[f].to_numpy(dtype=float) for f in features if f not in categories}
@@ -160,7 +200,12 @@ def drift_monitor_step(
     document = {
         "window": window,
         "model": model_id or None,
-        "data_drift": result.as_dict(),
+        "data_drift": {
+            **result.as_dict(),
+            "untested_columns": [
+                c for c in cur.columns if c not in ref.columns and c not in ignored
+            ],
+        },
         "concept_drift": performance,
         "alerts": [a.as_dict() for a in alerts],
     }
@@ -176,6 +221,28 @@ def drift_monitor_step(
         "critical": any(a.severity == "critical" for a in alerts),
         "auroc": _auroc(performance)[0],
     }
+
+
+def _sequential(
+    stream: LateLabels,
+    monitor: ConceptMonitor,
+    reference: pd.DataFrame,
+    scored: pd.DataFrame,
+    labels: pd.DataFrame,
+    window: str,
+    past: list[str],
+) -> dict[str, Any] | None:
+    """The concept monitor over the labels that arrived in this window and the recent ones
+    (``None`` when the reference has no labels to compare with, or no labels arrived yet)."""
+    stream.record_scored(window, scored)
+    keys = [stream.id_column, stream.time_column, stream.label_column]
+    if stream.label_column not in labels.columns:  # no labels arrived in this window
+        labels = pd.DataFrame(columns=keys)
+    stream.record_arrived(window, labels, past)
+    if stream.label_column not in reference.columns:
+        return None
+    result = stream.replay(monitor.fit(reference), past, window)
+    return None if result is None else result.as_dict()
 
 
 def record_alerts_step(

@@ -80,3 +80,5 @@ CATEGORICAL: Final = ("Gender", "Unit1", "Unit2")
 # One-hot columns of one categorical variable: tested together, so that a category absent from
 # the reference (Unit1 = Unit2 = 0: a unit that did not exist) shows as a category of its own.
 CATEGORY_GROUPS: Final[dict[str, tuple[str, ...]]] = {"Unit": ("Unit1", "Unit2")}
+# Both of the above as the monitor's --categorical option and pipeline parameter spell them.
+CATEGORICAL_SPEC: Final = "Gender,Unit=Unit1+Unit2"
