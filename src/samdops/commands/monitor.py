@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,7 @@ def _monitor(args: argparse.Namespace) -> int:
     from samdops.drift.categorical import parse_categorical
     from samdops.drift.io import read_table
     from samdops.drift.performance import LABEL_COLUMNS
+    from samdops.drift.result import json_safe
     from samdops.drift.scipy_detector import ScipyDriftDetector
 
     reference = read_table(args.reference, "reference")
@@ -128,7 +128,7 @@ def _monitor(args: argparse.Namespace) -> int:
         )
     report = {"data_drift": {**data, "untested_columns": untested}, "concept_drift": concept}
     if args.json:
-        print(json.dumps(_clean(report), sort_keys=True))
+        print(json.dumps(json_safe(report), sort_keys=True))
     else:
         state = "DRIFT" if data["is_drift"] else "no drift"
         print(f"data drift: {state}")
@@ -175,13 +175,3 @@ def _concept(args: argparse.Namespace) -> dict[str, Any]:
         result["unlabelled"] = estimated_window(score[~known], baseline)
     result["is_drift"] = bool(window["is_drift"])
     return result
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

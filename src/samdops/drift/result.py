@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,3 +94,15 @@ class DataDriftResult:
 
 def _finite(value: float) -> float | None:
     return float(value) if value == value and abs(value) != float("inf") else None
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinity) replaced by ``None``, as JSON has
+    no such numbers; dicts, lists and tuples are walked."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

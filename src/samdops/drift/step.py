@@ -28,6 +28,7 @@ from samdops.drift.history import MonitorHistory, WindowRecord, history_path
 from samdops.drift.late_labels import SCORE, LateLabels
 from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
 from samdops.drift.report import html_report, markdown_summary
+from samdops.drift.result import json_safe
 from samdops.drift.scipy_detector import ScipyDriftDetector
 from samdops.drift.sources import read_source
 from samdops.errors import ConfigError
@@ -209,7 +210,7 @@ def drift_monitor_step(
         "concept_drift": performance,
         "alerts": [a.as_dict() for a in alerts],
     }
-    text = json.dumps(_clean(document), sort_keys=True, default=_json) + "\n"
+    text = json.dumps(json_safe(document), sort_keys=True, default=_json) + "\n"
     atomic_write_text(findings.path, text)
     findings.metadata["sha256"] = sha256_file(findings.path)
     history.append(this)
@@ -315,16 +316,6 @@ def _window_record(
         auroc_estimated=estimated,
         alert_rate=part.get("alert_rate"),
     )
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _json(value: object) -> object:
