@@ -122,16 +122,28 @@ def test_blunted_tachycardia_is_named_from_septic_stays() -> None:
 
 
 def test_prevalence_change_raises_the_label_rate() -> None:
+    # Sepsis triples in stays admitted from day 3; their septic labels arrive from day 5.
     results = _daily(_monitor(), "prevalence", 63)
-    rate = [t for t in results[-1].tests if t.name == "label rate"]
-    assert rate and rate[0].statistic > 2.5
-    assert next(t for t in results[2].tests if t.name == "label rate").statistic < 2.0
+    assert [r.is_drift for r in results] == [False] * 6 + [True] * 6
+    assert [r.blamed for r in results[6:]] == ["label rate"] * 6
+    rate = results[6].tests[1]
+    assert (rate.name, rate.test) == ("label rate", "Poisson CUSUM (stays turned septic)")
+    assert rate.statistic == pytest.approx(5.703, abs=0.001) and rate.p_value < 0.001
+    assert rate.finding == (
+        "label rate: 23 stays turned septic against 231 new stays with labels over the last "
+        "4 window(s) (10.0%; the reference's 4.0% of stays): sepsis became more common"
+    )
+    assert all(
+        abs(next(t for t in r.tests if t.name == "label rate").statistic) < 2.0 for r in results[:6]
+    )
 
 
 def test_concept_monitor_memory_is_bounded_and_needs_a_fit() -> None:
     monitor = _monitor(pool_days=3)
     _daily(monitor, "no_drift", 64, days=8)
-    assert len(monitor._septic) == 3 and len(monitor._counts) == 3
+    assert len(monitor._septic) == 3
+    assert set(monitor._rate.last_seen.values()) == {6, 7, 8}  # stays of the last 3 windows
+    assert monitor._rate.septic <= set(monitor._rate.last_seen)
     unfitted = ConceptMonitor(BASELINE, ["HR"], id_column=STAY_ID, label_column=LABEL)
     with pytest.raises(ConfigError, match="fitted on a reference before update"):
         unfitted.update(pd.DataFrame())

@@ -13,9 +13,11 @@ Each ``update`` takes the labelled hours that arrived in one window and runs:
    add the evidence up from the window the shift began, however many windows ago. A stay is
    counted once, whichever windows its hours arrive in, so the counts of windows are
    independent and need no clustered variance. The reference's share is itself an estimate
-   from its septic stays (about 90 in a month of a 150-bed ICU): each CUSUM compares against
-   its Wilson bound ``rate_margin`` standard errors on the side of the null, so that a
-   reference that happened to see few septic stays does not raise a stream of false alarms;
+   from its septic stays (about 90 in a month of a 150-bed ICU), so the rise is measured from
+   its upper Wilson bound ``rate_margin`` standard errors above it, and the fall from the lower
+   one: a reference that happened to see few septic stays does not raise a stream of false
+   alarms. The test's p-value is nominal: Fisher's exact test, one-sided, of the stays since
+   the alarming CUSUM last stood at zero against the reference's stays;
 4. class-conditional drift: per feature, the per-stay mean over septic (label 1) hours that
    arrived in the last ``pool_days``, against the reference's septic stays (Mann-Whitney U).
    Septic patients who look different from the septic patients the model learnt from, while
@@ -27,8 +29,8 @@ Each ``update`` takes the labelled hours that arrived in one window and runs:
 The p-values of 1 and 4 are corrected together for the number of tests; the CUSUMs and ADWIN
 alarm on their own thresholds. (The label rate used to be a pooled test in that family too:
 Bonferroni over some 40 tests left it too little alpha to see sepsis triple within a week.)
-A CUSUM whose increments are log-likelihood ratios crosses ``h`` under no drift at most once
-in about ``exp(h)`` windows on average (Lorden 1971): ``rate_h=5`` is one in about 150 windows
+A CUSUM whose increments are log-likelihood ratios, under no drift, first crosses ``h`` after
+``exp(h)`` windows or more on average (Lorden 1971): ``rate_h=5`` is at least about 150 windows
 per side. Memory: the pooled septic hours of ``pool_days`` windows and the stays whose labels
 arrived in them, whatever the length of the stream.
 """
