@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="ship the train/test digests and storage URIs instead of the snapshots",
     )
-    export.add_argument("--card", type=Path, help="model card text YAML (default: the Pima one)")
+    export.add_argument(
+        "--card", type=Path, help="model card text YAML (default: the packaged card of the model)"
+    )
     export.add_argument("--lock", type=Path, help="the dependency lock the model was trained with")
     export.add_argument(
         "--store", help="artifact store location (default: the local store in the home)"

@@ -4,8 +4,9 @@ Fields follow the clinical model card of ``regulatory-requirements.md``: identit
 model (inputs with units and valid ranges, output, threshold), data (per dataset), performance
 (acceptance criteria, results with 95% CIs, calibration, subgroups), risks and limitations,
 lifecycle (monitoring, drift thresholds, PCCP) and integrity (card digest, e-signatures). The text
-comes from a YAML file next to the training config (``configs/pima-card.yaml``); every number comes
-from the registry record, the evaluation report, the resolved config and the audit log.
+comes from a YAML file next to the training config (``configs/pima-card.yaml``,
+``configs/sepsis-card.yaml``); every number comes from the registry record, the evaluation
+report, the resolved config and the audit log.
 """
 
 from __future__ import annotations
@@ -64,9 +65,21 @@ class CardText(_Frozen):
     datasets: dict[str, Any]
 
 
-def default_card_path() -> Path:
-    """The packaged card text of the Pima model."""
-    return Path(str(resources.files("samdops") / "configs" / "pima-card.yaml"))
+PIMA_CARD = "pima-card.yaml"
+
+
+def default_card_path(model: str | None = None) -> Path:
+    """The packaged card text (``configs/*-card.yaml``) of the model named ``model``.
+
+    Without a name, or when no packaged card names that model, the Pima model's card: callers
+    compare its ``model`` with the registry name and refuse (or skip) a card of another model.
+    """
+    configs = Path(str(resources.files("samdops") / "configs"))
+    if model is not None:
+        for path in sorted(configs.glob("*-card.yaml")):
+            if load_card_text(path).model == model:
+                return path
+    return configs / PIMA_CARD
 
 
 def load_card_text(path: str | Path) -> CardText:

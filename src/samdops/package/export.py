@@ -90,7 +90,7 @@ def export_package(
     keys = governed.registry.home / "keys"
     signer = package_key or LocalEd25519Signer.load_or_create(keys / L.PACKAGE_KEY_NAME)
     ms_key = model_signing.load_or_create_key(keys / model_signing.KEY_NAME)
-    text = load_card_text(card_path or default_card_path())
+    text = load_card_text(card_path or default_card_path(model.record.name))
     if text.model != model.record.name:
         raise ConfigError(
             f"the model card text is for {text.model!r}, not {model.record.name!r}; "

@@ -25,8 +25,8 @@ def card_markdown(
     card_path: str | Path | None = None,
 ) -> str | None:
     """The model card of ``ref`` as Markdown, or None when no card text exists for it."""
-    text = load_card_text(card_path or default_card_path())
     model = governed.get(ref)
+    text = load_card_text(card_path or default_card_path(model.record.name))
     if text.model != model.record.name:
         return None
     artifacts = model.record.document["artifacts"]

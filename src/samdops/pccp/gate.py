@@ -10,8 +10,9 @@ Checks, each with its numbers:
 3. ``test-independence``: the test set's digest was registered before training started, and no
    row of the test set is also a row of the training set.
 4. ``acceptance``: every criterion of the plan holds, overall and in each subgroup.
-5. ``non-inferiority``: on the same test set, a paired bootstrap CI of (candidate - released)
-   has its lower bound above ``-margin``.
+5. ``non-inferiority``: on the same test set (as model inputs: through the config's feature
+   transform, if it names one), a paired bootstrap CI of (candidate - released) has its lower
+   bound above ``-margin``.
 
 Outcome: ``outside-plan`` if check 1 fails, else ``rejected`` if any check fails, else
 ``candidate`` (awaiting the signatures the plan requires).
@@ -248,9 +249,11 @@ def decide(
     modification, scope = check_scope(plan, released_config, candidate_config)
     label = candidate_config.contract.label
     y = test[label].to_numpy(dtype="int64")
-    if scope.passed:
+    if scope.passed:  # so both models read the same inputs: the same feature transform, if any
+        transform = candidate_config.transform()
+        inputs = test if transform is None else transform.apply(test)
         inferiority = check_non_inferiority(
-            plan, y, candidate_model.predict_proba(test), released_model.predict_proba(test)
+            plan, y, candidate_model.predict_proba(inputs), released_model.predict_proba(inputs)
         )
     else:  # the released model may not even accept the candidate's inputs
         inferiority = Check(
