@@ -8,6 +8,7 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from samdops.drift.concept import (
     Baseline,
@@ -115,10 +116,76 @@ def test_concept_monitor_is_quiet_on_the_control() -> None:
 
 def test_blunted_tachycardia_is_named_from_septic_stays() -> None:
     results = _daily(_monitor(), "concept_treatment", 62)
-    assert not any(r.is_drift for r in results[:4])  # labels of post-onset hours from day 4
-    hr = [t for r in results for t in r.tests if t.name == "HR" and t.is_drift]
-    assert hr and hr[0].test == "MannWhitneyU (septic stays)"
-    assert hr[0].finding is not None and "HR in septic hours" in hr[0].finding
+    # Labels of post-onset hours arrive from day 4; the AUROC's CUSUM sees the first of them.
+    assert [r.blamed for r in results] == [None] * 4 + ["AUROC"] * 2 + ["HR"] * 6
+    hr = next(t for t in results[6].tests if t.name == "HR")
+    assert hr.test == "MannWhitneyU (rise into sepsis, per stay)" and hr.is_drift
+    assert hr.p_value == pytest.approx(3.387e-4, rel=0.01)
+    assert hr.finding == (
+        "HR in septic hours: median rise +1.33 per stay over its earlier hours (reference's "
+        "septic stays +24.6); the relation of the features to sepsis changed"
+    )
+
+
+def _stays(first: int, n: int, rise: float, *, before: int = 12, seed: int = 0) -> pd.DataFrame:
+    """``n`` septic stays numbered from ``first``: ``before`` hours, then 12 septic hours whose
+    HR is ``rise`` above the stay's own level (which varies between stays by 12 beats/min);
+    and as many stays that never turn septic."""
+    rng = np.random.default_rng(seed)
+    hours = before + 12
+    stay = np.repeat(np.arange(first, first + 2 * n), hours)
+    label = np.tile(np.r_[np.zeros(before, dtype=int), np.ones(12, dtype=int)], 2 * n)
+    label[n * hours :] = 0
+    level = rng.normal(84.0, 12.0, 2 * n)[stay - first]
+    hr = level + rise * label + rng.normal(0.0, 6.0, len(stay))
+    return pd.DataFrame(
+        {
+            "stay": stay,
+            "label": label,
+            "HR": hr,
+            "Age": rng.integers(18, 90, 2 * n)[stay - first].astype(float),
+            "score": 0.3 * label + rng.uniform(0.0, 0.5, len(stay)),
+        }
+    )
+
+
+def _rise_monitor(**kwargs: int) -> ConceptMonitor:
+    monitor = ConceptMonitor(
+        BASELINE, ["HR", "Age"], id_column="stay", label_column="label", **kwargs
+    )
+    return monitor.fit(_stays(0, 90, 22.0, seed=1))
+
+
+def test_a_blunted_rise_alarms_where_the_septic_level_would_not() -> None:
+    # Septic stays from patients 22 beats/min faster at rest, whose HR no longer rises: their
+    # septic hours have the reference's level, but not its rise.
+    blunted = _stays(10_000, 8, 0.0, seed=2).assign(HR=lambda f: f["HR"] + 22.0)
+    result = _rise_monitor().update(blunted)
+    assert result.is_drift and result.blamed == "HR"
+    assert [t.name for t in result.tests] == ["AUROC", "label rate", "HR"]  # Age never rises
+    hr = result.tests[2]
+    assert hr.test == "MannWhitneyU (rise into sepsis, per stay)" and hr.p_value < 1e-5
+    assert hr.finding == (
+        "HR in septic hours: median rise -0.022 per stay over its earlier hours (reference's "
+        "septic stays +21.9); the relation of the features to sepsis changed"
+    )
+    # The septic stays' mean HR (what this test used to compare) looks the same.
+    level = blunted[blunted["label"] == 1].groupby("stay")["HR"].mean()
+    reference = _stays(0, 90, 22.0, seed=1)
+    ref_level = reference[reference["label"] == 1].groupby("stay")["HR"].mean()
+    assert stats.mannwhitneyu(ref_level, level).pvalue == pytest.approx(0.736, abs=0.001)
+
+
+def test_rise_is_quiet_without_drift_and_needs_hours_before_sepsis() -> None:
+    monitor = _rise_monitor()
+    quiet = [monitor.update(_stays(10_000 * w, 8, 22.0, seed=w)) for w in range(1, 11)]
+    assert not any(r.is_drift for r in quiet)
+    assert all(next(t for t in r.tests if t.name == "HR").p_value > 0.01 for r in quiet)
+    # Stays known only from their last hours before sepsis have no rise to compare.
+    short = _rise_monitor(rise_min_hours=6).update(_stays(10_000, 8, 0.0, before=5, seed=2))
+    assert [t.name for t in short.tests] == ["AUROC", "label rate"] and not short.is_drift
+    with pytest.raises(ConfigError, match="rise_min_hours must be at least 1; got 0"):
+        ConceptMonitor(BASELINE, ["HR"], id_column=STAY_ID, label_column=LABEL, rise_min_hours=0)
 
 
 def test_prevalence_change_raises_the_label_rate() -> None:
