@@ -9,9 +9,9 @@ model's features need history, and the simulation starts with stays in progress)
   of the first alarmed daily window; target <= 24 h, right feature >= 90%.
 * concept drift (kind "concept"): the concept monitor on the labels that arrive each day
   (stay-clustered AUROC z-test and its CUSUM, ADWIN on per-stay Brier errors, CUSUMs on the
-  share of stays that turn septic, septic stays' features against the reference's); delay =
-  hours from the start of the first day on which labels of post-onset hours arrive to the end
-  of the first alarmed day; target <= 7 days.
+  share of stays that turn septic, each feature's rise into sepsis within septic stays against
+  the reference's); delay = hours from the start of the first day on which labels of
+  post-onset hours arrive to the end of the first alarmed day; target <= 7 days.
 * prevalence (kind "prior", a prior-probability shift): the extra septic patients look like
   septic patients, so nothing in the features moves; the score moves only as they deteriorate,
   and the label rate once their labels arrive. It is held to the concept target (<= 7 days of

@@ -133,6 +133,16 @@ def test_columns_the_reference_lacks_are_reported_untested(
             ["--categorical", "Gender", "--id-column", "nope"],
             "samdops: error: column nope is not in the reference",
         ),
+        (
+            "cur",
+            ["--backend", "sklearn"],
+            "samdops: error: drift backend 'sklearn' is not one of scipy, alibi\n",
+        ),
+        (
+            "cur",
+            ["--categorical", "Gender,Unit=Unit1"],
+            "samdops: error: categorical group 'Unit=Unit1' must be NAME=COL1+COL2",
+        ),
     ],
 )
 def test_bad_input_exit_2_one_line(

@@ -27,7 +27,7 @@ from samdops.drift.step import (
     record_alerts_step,
     resolve_window,
 )
-from samdops.errors import AccessDenied, AuditError, DriftInputError
+from samdops.errors import AccessDenied, AuditError, ConfigError, DriftInputError
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
@@ -78,7 +78,13 @@ def _window(tmp: Path, scenario: str, labels_by_hour: float | None) -> tuple[Pat
 
 
 def _monitor(
-    tmp: Path, reference: Path, current: Path, labels: str, model: SepsisModel | None, window: str
+    tmp: Path,
+    reference: Path,
+    current: Path,
+    labels: str,
+    model: SepsisModel | None,
+    window: str,
+    backend: str = "scipy",
 ) -> tuple[dict[str, Any], dict[str, Art]]:
     arts = {k: Art(str(tmp / k)) for k in ("ref", "cur", "labels", "report", "summary", "find")}
     fetch_window_step(
@@ -96,6 +102,7 @@ def _monitor(
         ignore_columns="",
         alpha=0.01,
         correction="bonferroni",
+        backend=backend,
         model_ref="sepsis@1" if model else "",
         home=str(tmp / "home"),
         store="",
@@ -418,3 +425,13 @@ def test_window_columns_the_reference_lacks_are_listed_untested(
     assert data["untested_columns"] == ["EtCO2", "FiO2"]
     tested = {*data["features"], *data["missingness"]}
     assert "HR" in tested and tested.isdisjoint({"EtCO2", "FiO2"})
+
+
+def test_the_backend_is_a_parameter(tmp_path: Path, reference: Path) -> None:
+    current, _ = _window(tmp_path, "lactate_mgdl", None)
+    _, arts = _monitor(tmp_path, reference, current, "", None, "day 7", backend="alibi")
+    data = json.loads(Path(arts["find"].path).read_text())["data_drift"]
+    assert data["blamed"] == "Lactate" and data["features"]["Lactate"]["test"] == "alibi KSDrift"
+    assert data["multivariate"]["test"] == "alibi ClassifierDrift"
+    with pytest.raises(ConfigError, match=r"^drift backend 'sklearn' is not one of scipy, alibi$"):
+        _monitor(tmp_path, reference, current, "", None, "day 7", backend="sklearn")

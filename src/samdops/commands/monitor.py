@@ -51,6 +51,12 @@ def register(subparsers: Any) -> None:
     )
     monitor.add_argument("--alpha", type=float, default=0.01)
     monitor.add_argument("--correction", choices=["bonferroni", "fdr"], default="bonferroni")
+    monitor.add_argument(
+        "--backend",
+        default="scipy",
+        metavar="NAME",
+        help="drift tests: scipy (default) or alibi-detect's KSDrift and ClassifierDrift",
+    )
     monitor.add_argument("--baseline-auroc", type=float, default=0.8)
     monitor.add_argument("--threshold", type=float, default=0.5)
     monitor.add_argument("--json", action="store_true", help="print the JSON report")
@@ -60,11 +66,11 @@ def register(subparsers: Any) -> None:
 def _monitor(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from samdops.drift.backends import make_detector
     from samdops.drift.categorical import parse_categorical
     from samdops.drift.io import read_table
     from samdops.drift.performance import LABEL_COLUMNS
     from samdops.drift.result import json_safe
-    from samdops.drift.scipy_detector import ScipyDriftDetector
 
     reference = read_table(args.reference, "reference")
     current = read_table(args.current, "current")
@@ -99,7 +105,8 @@ def _monitor(args: argparse.Namespace) -> int:
         from samdops.drift.step import load_monitored_model
 
         _, model = load_monitored_model(args.model, args.home, args.store)
-    detector = ScipyDriftDetector(
+    detector = make_detector(
+        args.backend,
         features,
         categorical=categorical,
         id_column=args.id_column,

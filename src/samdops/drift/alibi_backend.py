@@ -64,5 +64,6 @@ def alibi_detector(
         continuous_test=alibi_ks_test,
         continuous_test_name="alibi KSDrift",
         multivariate=classifier_drift_test if multivariate else domain_classifier_test,
+        multivariate_test_name="alibi ClassifierDrift" if multivariate else "Classifier",
         **options,
     )

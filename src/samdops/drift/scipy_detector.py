@@ -115,6 +115,7 @@ class ScipyDriftDetector:
         multivariate_exclude: Sequence[str] = (),
         continuous_test: UnivariateTest = ks_test,
         continuous_test_name: str = "KS",
+        multivariate_test_name: str = "Classifier",
         admission_column: str | None = None,
         seed: int = 0,
     ) -> None:
@@ -147,6 +148,7 @@ class ScipyDriftDetector:
         self.multivariate_features = tuple(f for f in features if f not in excluded)
         self.continuous_test = continuous_test
         self.continuous_test_name = continuous_test_name
+        self.multivariate_test_name = multivariate_test_name
         self.admission_column = admission_column
         self.seed = seed
         self._ref_admitted: tuple[pd.DataFrame, Array | None] | None = None
@@ -227,7 +229,8 @@ class ScipyDriftDetector:
             cur_x = values[list(self.multivariate_features)].to_numpy(dtype=float)
             stat, p = self.multivariate(ref_x, cur_x, reference_groups=self._ref_groups)
             finding = _lazy(_multivariate_finding, stat)
-            raw.append(("all features", "multivariate", "Classifier", stat, p, finding))
+            name = self.multivariate_test_name
+            raw.append(("all features", "multivariate", name, stat, p, finding))
         significant = reject(np.array([r[4] for r in raw]), self.alpha, self.correction)
         tests = tuple(
             FeatureDrift(

@@ -21,6 +21,7 @@ from samdops._types import Array
 from samdops.atomic import atomic_write_text
 from samdops.digest import sha256_file
 from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
+from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
 from samdops.drift.concept import Baseline
 from samdops.drift.concept_monitor import ConceptMonitor
@@ -29,7 +30,6 @@ from samdops.drift.late_labels import SCORE, LateLabels
 from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
 from samdops.drift.report import html_report, markdown_summary
 from samdops.drift.result import json_safe
-from samdops.drift.scipy_detector import ScipyDriftDetector
 from samdops.drift.sources import read_source
 from samdops.errors import ConfigError
 from samdops.hospital.columns import LABEL
@@ -100,6 +100,7 @@ def drift_monitor_step(
     ignore_columns: str,
     alpha: float,
     correction: str,
+    backend: str,
     model_ref: str,
     home: str,
     store: str,
@@ -125,7 +126,8 @@ def drift_monitor_step(
     spec = parse_categorical(categorical)
     categories = [c for c in spec.columns if c in features]
     scorer = None if model is None else _Memo(model.score)
-    detector = ScipyDriftDetector(
+    detector = make_detector(
+        backend,
         features,
         categorical=categories,
         id_column=id_column or None,
