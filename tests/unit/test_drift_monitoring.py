@@ -32,6 +32,7 @@ from samdops.governance.roles import Permission, Role, require
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS, LABEL, LABEL_ARRIVAL, STAY_ID, TIME
+from samdops.hospital.generator import HospitalData
 from samdops.sepsis.model import SepsisModel, train_sepsis_model
 from tests.cli_helpers import samdops
 from tests.unit.test_siem import parse_cef, udp_listener  # noqa: F401  (a fixture)
@@ -369,11 +370,17 @@ def labelled_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _daily_runs(
-    tmp: Path, reference: Path, model: SepsisModel, scenario: str, days: range
+    tmp: Path,
+    reference: Path,
+    model: SepsisModel,
+    scenario: str,
+    days: range,
+    data: HospitalData | None = None,
 ) -> list[dict[str, Any]]:
     """One run a day, as scheduled: the day's rows and only the labels confirmed that day
     (they describe hours 1-3 days earlier, never the day's own)."""
-    data = simulate_hospital(get_scenario(scenario), days=days.stop, seed=44, beds=120)
+    if data is None:
+        data = simulate_hospital(get_scenario(scenario), days=days.stop, seed=44, beds=120)
     arrival_day = data.frame[LABEL_ARRIVAL] // 24
     found = []
     for day in days:
@@ -435,3 +442,21 @@ def test_the_backend_is_a_parameter(tmp_path: Path, reference: Path) -> None:
     assert data["multivariate"]["test"] == "alibi ClassifierDrift"
     with pytest.raises(ConfigError, match=r"^drift backend 'sklearn' is not one of scipy, alibi$"):
         _monitor(tmp_path, reference, current, "", None, "day 7", backend="sklearn")
+
+
+def test_a_window_is_scored_with_the_previous_window_s_hours_in_front(
+    tmp_path: Path, labelled_reference: Path, model: SepsisModel
+) -> None:
+    """The model's trend and time-since-measured features look back over hours: the first
+    hours of a window are scored with the same stays' hours of the window before."""
+    data = simulate_hospital(get_scenario("no_drift"), days=3, seed=45, beds=120)
+    _daily_runs(tmp_path, labelled_reference, model, "no_drift", range(1, 3), data=data)
+    scored = pd.read_parquet(
+        history_path(tmp_path / "home", "sepsis@1").parent / "labels" / "scored" / "day_2.parquet"
+    )
+    day1, day2 = (data.day(d).drop(columns=[LABEL, LABEL_ARRIVAL]) for d in (1, 2))
+    both = pd.concat([day1[day1[STAY_ID].isin(day2[STAY_ID])], day2], ignore_index=True)
+    expected = model.score(both)[-len(day2) :]
+    assert scored["score"].to_numpy() == pytest.approx(expected)
+    alone = model.score(day2.reset_index(drop=True))
+    assert (abs(alone - expected) > 1e-6).sum() > 50  # history changes the first hours' scores

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from samdops._types import Array
 from samdops.atomic import atomic_write_bytes
 from samdops.drift.concept_monitor import ConceptMonitor, ConceptResult
 from samdops.errors import DriftInputError
@@ -81,6 +82,18 @@ class LateLabels:
             arrived = arrived.sort_values(keys, kind="stable").reset_index(drop=True)
         _write(self._path("arrived", window), arrived)
         return arrived
+
+    def previous_rows(
+        self, windows: Sequence[str], window: str, stays: Array
+    ) -> pd.DataFrame | None:
+        """The rows of ``stays`` in the last window before ``window``, as they were scored but
+        without the score: the hours that features of the window's first hours look back on."""
+        before = [w for w in self._recent(windows, window) if w != window][-1:]
+        frame = self._read("scored", before)
+        if frame is None:
+            return None
+        rows = frame[frame[self.id_column].isin(stays)].drop(columns=[SCORE])
+        return rows if len(rows) else None
 
     def replay(
         self, monitor: ConceptMonitor, windows: Sequence[str], window: str

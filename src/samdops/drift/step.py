@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,20 @@ def drift_monitor_step(
     features = [c for c in ref.columns if c not in special | ignored]
     spec = parse_categorical(categorical)
     categories = [c for c in spec.columns if c in features]
-    scorer = None if model is None else _Memo(model.score)
+    history = MonitorHistory(history_path(home, model_id))
+    past = history.recent()
+    stream = LateLabels(
+        history.path.parent / "labels",
+        id_column=id_column,
+        time_column=time_column,
+        label_column=LABEL,
+    )
+    scorer = None
+    if model is not None:
+        if not (id_column and time_column):
+            raise ConfigError("a scored window needs id_column and time_column to join labels")
+        earlier = stream.previous_rows([r.window for r in past], window, cur[id_column].unique())
+        scorer = _WindowScorer(model.score, cur, earlier)
     detector = make_detector(
         backend,
         features,
@@ -142,12 +156,8 @@ def drift_monitor_step(
         alert_threshold=None if model is None else float(model.baseline.threshold),
     )
     result = detector.fit(ref).predict(cur)
-    history = MonitorHistory(history_path(home, model_id))
-    past = history.recent()
     performance: dict[str, Any] | None = None
     if model is not None and scorer is not None:
-        if not (id_column and time_column):
-            raise ConfigError("a scored window needs id_column and time_column to join labels")
         performance = window_performance(
             cur,
             scorer(cur),
@@ -157,12 +167,7 @@ def drift_monitor_step(
             time_column=time_column,
         )
         performance["sequential"] = _sequential(
-            LateLabels(
-                history.path.parent / "labels",
-                id_column=id_column,
-                time_column=time_column,
-                label_column=LABEL,
-            ),
+            stream,
             ConceptMonitor(
                 Baseline(
                     auroc=float(model.baseline.auroc),
@@ -280,18 +285,33 @@ def _audit_sink(home: str, run: str) -> AlertSink:
     return AuditAlertSink.for_home(home or None, run)
 
 
-class _Memo:
-    """The model's scores of the last frame it was asked about (the detector and the
-    performance both need the window's scores)."""
+class _WindowScorer:
+    """The model's scores of the current window, computed once with the same stays' hours of
+    the previous window in front (its features look back over the last hours, across the
+    window's start); any other frame (the reference, a subset) is scored as it is."""
 
-    def __init__(self, score: Any) -> None:
+    def __init__(
+        self,
+        score: Callable[[pd.DataFrame], Array],
+        current: pd.DataFrame,
+        earlier: pd.DataFrame | None,
+    ) -> None:
         self._score = score
-        self._last: tuple[int, Array] | None = None
+        self._current = current
+        self._earlier = earlier
+        self._scores: Array | None = None
 
     def __call__(self, frame: pd.DataFrame) -> Array:
-        if self._last is None or self._last[0] != id(frame):
-            self._last = (id(frame), np.asarray(self._score(frame), dtype=float))
-        return self._last[1]
+        if frame is not self._current:
+            return np.asarray(self._score(frame), dtype=float)
+        if self._scores is None:
+            if self._earlier is None:
+                self._scores = np.asarray(self._score(frame), dtype=float)
+            else:
+                both = pd.concat([self._earlier, frame], ignore_index=True)
+                scores = np.asarray(self._score(both), dtype=float)
+                self._scores = scores[len(self._earlier) :]
+        return self._scores
 
 
 def _auroc(performance: dict[str, Any] | None) -> tuple[float | None, bool]:
