@@ -22,7 +22,11 @@ from samdops.hospital.columns import CATEGORICAL_SPEC, LABEL, LABEL_ARRIVAL
 from samdops.kube import local_execution
 from tests.cli_helpers import acting_as, samdops
 from tests.conftest import PIMA_CSV
-from tests.integration.test_pccp_cycle import NAME, PLAN_FILE, PW, _approve, _users
+from tests.integration.test_pccp_cycle import (
+    NAME,
+    PLAN_FILE,
+    release_under_plan,
+)
 from tests.pima_like import pima_like
 
 pytestmark = pytest.mark.slow
@@ -95,18 +99,12 @@ def test_monitoring_pipeline_records_the_alert_in_the_audit_log_and_the_siem(
 @pytest.fixture(scope="module")
 def released_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Pima v1 released; its PCCP registered, reviewed and approved (as in the PCCP tests)."""
-    from samdops.pccp.registry import register_plan
     from tests.cli_helpers import train_pima
 
     home = tmp_path_factory.mktemp("monitor-pccp") / "home"
     with acting_as("eve"):
         train_pima(home, home.parent / "w1")
-        gov = GovernedRegistry(home, sinks=[])
-        _users(gov)
-        _approve(gov, f"{NAME}@1")
-        gov.transition(f"{NAME}@1", State.RELEASED, "max", PW["max"])
-        plan = register_plan(gov, PLAN_FILE, "eve", PW["eve"])
-        _approve(gov, plan.record.id)
+        release_under_plan(home, f"{NAME}@1", PLAN_FILE)
         yield home
 
 

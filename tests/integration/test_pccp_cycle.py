@@ -52,18 +52,24 @@ def _approve(gov: GovernedRegistry, ref: str) -> None:
     gov.sign(ref, Meaning.APPROVAL, "max", PW["max"])
 
 
+def release_under_plan(home: Path, model: str, plan_file: Path) -> None:
+    """The users; ``model`` reviewed, approved and released; the PCCP of ``plan_file``
+    registered, reviewed and approved."""
+    gov = GovernedRegistry(home, sinks=[])
+    _users(gov)
+    _approve(gov, model)
+    gov.transition(model, State.RELEASED, "max", PW["max"])
+    plan = register_plan(gov, plan_file, "eve", PW["eve"])
+    _approve(gov, plan.record.id)
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """v1 trained, approved and released; the PCCP registered, reviewed and approved."""
     home = tmp_path_factory.mktemp("pccp") / "home"
     with acting_as("eve"):  # the retrains below are eve's too
         train_pima(home, home.parent / "w1")
-        gov = GovernedRegistry(home, sinks=[])
-        _users(gov)
-        _approve(gov, f"{NAME}@1")
-        gov.transition(f"{NAME}@1", State.RELEASED, "max", PW["max"])
-        plan = register_plan(gov, PLAN_FILE, "eve", PW["eve"])
-        _approve(gov, plan.record.id)
+        release_under_plan(home, f"{NAME}@1", PLAN_FILE)
         yield home
 
 

@@ -23,7 +23,7 @@ from samdops.kube import local_execution
 from samdops.sepsis.reference import COLUMNS
 from tests.cli_helpers import acting_as, samdops
 from tests.conftest import REPO
-from tests.integration.test_pccp_cycle import PW, _approve, _users
+from tests.integration.test_pccp_cycle import release_under_plan
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +43,13 @@ def released_home(
 ) -> Iterator[Path]:
     """sepsis-risk@1 trained, reviewed, approved and released; its PCCP registered and signed."""
     from samdops.inprocess import run_training_in_process
-    from samdops.pccp.registry import register_plan
 
     home = tmp_path_factory.mktemp("sepsis-pccp") / "home"
     with acting_as("eve"):
         run_training_in_process(
             config, data=REFERENCE, data_sha256=None, home=home, workdir=home.parent / "w1"
         )
-        gov = GovernedRegistry(home, sinks=[])
-        _users(gov)
-        _approve(gov, f"{NAME}@1")
-        gov.transition(f"{NAME}@1", State.RELEASED, "max", PW["max"])
-        plan = register_plan(gov, PLAN_FILE, "eve", PW["eve"])
-        _approve(gov, plan.record.id)
+        release_under_plan(home, f"{NAME}@1", PLAN_FILE)
         yield home
 
 
