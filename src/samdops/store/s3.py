@@ -13,8 +13,8 @@ Writes:
 
 Object Lock retention is set on each object when ``retention_days`` > 0 and the bucket has Object
 Lock enabled. Reads hash every byte as it arrives (a large object in a second thread, so that
-the hashing overlaps the download) and raise :class:`DigestMismatch` unless it hashes to its key;
-one GET per read, no HEAD.
+the hashing overlaps the download, into memory backed by huge pages) and raise
+:class:`DigestMismatch` unless it hashes to its key; one GET per read, no HEAD.
 S3 offers no create-if-absent through this client; two writers of the same content both succeed
 (the content, hence the object, is the same; a versioned bucket keeps both versions).
 """
@@ -57,6 +57,7 @@ from samdops.digest import parse_digest
 from samdops.errors import ConfigError, DigestMismatch, StoreError
 from samdops.retry import GaveUp, RetryPolicy, retry_call
 from samdops.secrets.base import Secret
+from samdops.store._pages import advise_huge_pages
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -546,8 +547,10 @@ def _read_body(response: BaseHTTPResponse) -> tuple[bytes, str]:
     # The body is read straight into the bytes object returned: bytes(size) gets pages the OS
     # zero-fills on first write, BytesIO adopts it when nothing else refers to it, and
     # getvalue() returns it once no view is left (CPython; elsewhere these copy, still correctly).
+    # Huge pages spare a large body most of its page faults, which pays for hashing it.
     buffer = io.BytesIO(bytes(size))
     with buffer.getbuffer() as view:
+        advise_huge_pages(view)
         got = _receive(response, size, into=view)
     return buffer.getvalue(), got
 
