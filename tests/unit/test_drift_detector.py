@@ -12,6 +12,7 @@ from samdops.drift import ScipyDriftDetector
 from samdops.drift.aggregate import sample_one_row_per_stay, stay_missing_rate, stay_summary
 from samdops.drift.correction import reject
 from samdops.drift.multivariate import domain_classifier_test
+from samdops.drift.scipy_detector import ks_test, rank_sum_test
 from samdops.errors import ConfigError, DataContractError
 from samdops.hospital import FEATURES, get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL, CATEGORY_GROUPS, ICULOS, STAY_ID, TIME
@@ -217,3 +218,16 @@ def test_domain_classifier_p_values_hold_under_no_drift() -> None:
         for i in range(40)
     ]
     assert np.mean(np.array(p) < 0.05) <= 0.1
+
+
+def test_new_admissions_are_tested_for_a_shift_with_more_power_than_ks() -> None:
+    """200 days with 55 admissions each, 9 years older than the reference's 1,700 on average."""
+    rng = np.random.default_rng(7)
+    caught = {"rank sum": 0, "KS": 0, "rank sum, no shift": 0}
+    for _ in range(200):
+        reference, shifted = rng.normal(60, 16, 1700), rng.normal(69, 16, 55)
+        caught["rank sum"] += rank_sum_test(reference, shifted)[1] < 1e-4
+        caught["KS"] += ks_test(reference, shifted)[1] < 1e-4
+        caught["rank sum, no shift"] += rank_sum_test(reference, rng.normal(60, 16, 55))[1] < 0.01
+    assert caught["rank sum"] >= caught["KS"] + 25  # 105 against 67
+    assert caught["rank sum, no shift"] <= 5  # 1: the test keeps its level

@@ -39,7 +39,7 @@ def test_new_admissions_reveal_case_mix_drift_on_the_first_day(reference: pd.Dat
     day = simulate_hospital(get_scenario("older_sicker"), days=4, seed=32, beds=150).day(3)
     assert not _detector(reference).predict(day).is_drift  # diluted by stays already there
     result = _detector(reference, admission_column=ICULOS).predict(day)
-    assert result.blamed == "Age" and result.drifted[0].test == "KS (new admissions)"
+    assert result.blamed == "Age" and result.drifted[0].test == "MannWhitneyU (new admissions)"
     assert "Age" in result.as_dict()["new_admissions"]
     control = simulate_hospital(get_scenario("no_drift"), days=4, seed=33, beds=150).day(3)
     assert not _detector(reference, admission_column=ICULOS).predict(control).is_drift

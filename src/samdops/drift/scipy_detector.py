@@ -6,6 +6,9 @@ reference never had, such as a new unit, is its own category), Mann-Whitney U on
 missing rate, KS on the per-stay maximum model score and Fisher's exact test on the share of
 stays alerted, and a multivariate domain-classifier test (on by default); then corrects all
 p-values for the number of tests.
+With an ``admission_column``, the stays admitted within the window are tested again on their own,
+since the stays already there dilute a change in who is admitted; their continuous features with
+Mann-Whitney U by default, as such a change is mostly a shift (older, sicker admissions).
 With an ``id_column`` the unit of a test is a stay (a per-stay summary, or one sampled row per
 stay), never an hour, because the hours of one stay are strongly correlated.
 """
@@ -87,7 +90,8 @@ def group_codes(values: pd.DataFrame, columns: Sequence[str]) -> Array:
     return codes
 
 
-def missing_rate_test(reference: Array, current: Array) -> tuple[float, float]:
+def rank_sum_test(reference: Array, current: Array) -> tuple[float, float]:
+    """Mann-Whitney U: the most powerful rank test of a shift in location."""
     if np.ptp(np.concatenate([reference, current])) == 0:
         return 0.0, 1.0
     result = stats.mannwhitneyu(reference, current, alternative="two-sided")
@@ -117,6 +121,8 @@ class ScipyDriftDetector:
         continuous_test_name: str = "KS",
         multivariate_test_name: str = "Classifier",
         admission_column: str | None = None,
+        admission_test: UnivariateTest = rank_sum_test,
+        admission_test_name: str = "MannWhitneyU",
         seed: int = 0,
     ) -> None:
         unknown = set(categorical) - set(features)
@@ -150,6 +156,8 @@ class ScipyDriftDetector:
         self.continuous_test_name = continuous_test_name
         self.multivariate_test_name = multivariate_test_name
         self.admission_column = admission_column
+        self.admission_test = admission_test
+        self.admission_test_name = admission_test_name
         self.seed = seed
         self._ref_admitted: tuple[pd.DataFrame, Array | None] | None = None
         self._ref_values: pd.DataFrame | None = None
@@ -215,7 +223,7 @@ class ScipyDriftDetector:
             ref_m = self._ref_missing[name].to_numpy()
             cur_m = missing[name].to_numpy()
             if ref_m.any() or cur_m.any():
-                stat, p = missing_rate_test(ref_m, cur_m)
+                stat, p = rank_sum_test(ref_m, cur_m)
                 finding = _lazy(missing_finding, name, float(ref_m.mean()), float(cur_m.mean()))
                 raw.append((name, "missingness", "MannWhitneyU", stat, p, finding))
         raw += self._group_tests(self._ref_values, values, "")
@@ -283,8 +291,8 @@ class ScipyDriftDetector:
                 stat, p = chi2_test(ref, cur)
                 test, finding = "Chi2", _lazy(category_finding, name, ref, cur)
             else:
-                stat, p = self.continuous_test(ref, cur)
-                test, finding = self.continuous_test_name, _lazy(value_finding, name, ref, cur)
+                stat, p = self.admission_test(ref, cur)
+                test, finding = self.admission_test_name, _lazy(value_finding, name, ref, cur)
             out.append((name, "value", f"{test} (new admissions)", stat, p, finding))
         out += self._group_tests(ref_values, cur_values, " (new admissions)")
         if ref_scores is not None and cur_scores is not None and len(cur_scores) >= _MIN_SAMPLES:
