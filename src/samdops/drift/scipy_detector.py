@@ -91,7 +91,7 @@ def group_codes(values: pd.DataFrame, columns: Sequence[str]) -> Array:
 
 
 def rank_sum_test(reference: Array, current: Array) -> tuple[float, float]:
-    """Mann-Whitney U: the most powerful rank test of a shift in location."""
+    """Mann-Whitney U, two-sided: a rank test with more power than KS against a shift."""
     if np.ptp(np.concatenate([reference, current])) == 0:
         return 0.0, 1.0
     result = stats.mannwhitneyu(reference, current, alternative="two-sided")
