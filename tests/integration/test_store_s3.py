@@ -177,3 +177,29 @@ def test_an_answer_that_does_not_match_what_was_sent_is_refused(
     )
     with pytest.raises(StoreError, match="S3 stored different bytes than were sent"):
         s3_store._check_written(plan, key, wrong)
+
+
+def test_a_body_large_enough_for_huge_pages_is_read_whole_and_verified(
+    s3_store: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samdops.store import _pages, s3
+
+    advised: list[bool] = []
+
+    def spy(view: memoryview) -> bool:
+        advised.append(_pages.advise_huge_pages(view))
+        return advised[-1]
+
+    monkeypatch.setattr(s3, "advise_huge_pages", spy)
+    data = bytes(range(256)) * (_pages.OWN_MAPPING // 256) + b"tail"
+    digest = s3_store.put_bytes(data)
+    assert s3_store.get_bytes(digest) == data
+    assert len(advised) == 1  # asked once; the kernel agreeing: tests/unit/test_store_pages.py
+    tampered = bytearray(data)
+    tampered[len(data) // 2] ^= 0x01
+    key = s3_store._key(digest)
+    s3_store._client.put_object(
+        s3_store.settings.bucket, key, io.BytesIO(bytes(tampered)), len(tampered)
+    )
+    with pytest.raises(DigestMismatch, match=sha256_bytes(bytes(tampered))):
+        s3_store.get_bytes(digest)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from samdops.store import _pages
-from samdops.store._pages import HUGE_PAGE, advise_huge_pages
+from samdops.store._pages import HUGE_PAGE, OWN_MAPPING, advise_huge_pages
 
 
 def _vm_flags(address: int) -> list[str]:
@@ -48,10 +48,10 @@ def test_a_large_buffer_is_backed_by_huge_pages_and_keeps_what_is_written() -> N
 
 
 def test_small_or_read_only_buffers_are_left_alone() -> None:
-    assert advise_huge_pages(memoryview(bytearray(HUGE_PAGE))) is False
-    assert advise_huge_pages(memoryview(bytes(4 * HUGE_PAGE))) is False
+    assert advise_huge_pages(memoryview(bytearray(OWN_MAPPING - 1))) is False
+    assert advise_huge_pages(memoryview(bytes(OWN_MAPPING))) is False
 
 
 def test_without_madvise_nothing_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_pages, "_madvise", None)
-    assert advise_huge_pages(memoryview(bytearray(4 * HUGE_PAGE))) is False
+    assert advise_huge_pages(memoryview(bytearray(OWN_MAPPING))) is False

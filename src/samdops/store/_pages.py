@@ -13,6 +13,9 @@ import sys
 from collections.abc import Callable
 
 HUGE_PAGE = 2 << 20  # the transparent huge page size on x86-64 and arm64 with 4 KiB pages
+# glibc serves an allocation this large from a mapping of its own, unmapped when it is freed;
+# advice given to a smaller one could stay on heap memory that is reused for other things.
+OWN_MAPPING = 32 << 20
 
 
 def _load_madvise() -> Callable[[int, int, int], int] | None:
@@ -33,8 +36,8 @@ _madvise = _load_madvise()
 def advise_huge_pages(view: memoryview) -> bool:
     """Ask the kernel to back the whole huge pages inside ``view``, a writable buffer not yet
     written to, with transparent huge pages. Returns whether it agreed; a refusal (another OS,
-    THP disabled, a buffer too small) changes nothing but speed."""
-    if _madvise is None or view.readonly or not view.c_contiguous or view.nbytes < 2 * HUGE_PAGE:
+    THP disabled, a buffer under ``OWN_MAPPING``) changes nothing but speed."""
+    if _madvise is None or view.readonly or not view.c_contiguous or view.nbytes < OWN_MAPPING:
         return False
     address = ctypes.addressof(ctypes.c_char.from_buffer(view))  # the export ends with the line
     start = -(-address // HUGE_PAGE) * HUGE_PAGE
