@@ -2,8 +2,9 @@
 
 Both talk to the same S3 endpoint (moto's server, started here on a loopback port and stopped at
 the end). On a put the store hashes the content (sha256), looks for it (HEAD), uploads, and checks
-the server's answer (MD5s of the parts for a multipart upload); on a get it hashes what it reads (into huge pages from 32 MiB).
-The ratio is store time / bare time, target <= 1.25. Each put writes new content (no dedupe).
+the server's answer (MD5s of the parts for a multipart upload); on a get it hashes what it reads
+(a body of 32 MiB or more into huge pages). The ratio is store time / bare time, target <= 1.25.
+Each put writes new content (no dedupe).
 Times are the best of several rounds: other load on a shared machine only adds time, to either
 side. Takes under a minute; ``main()`` prints the table.
 """
