@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from samdops.drift.backends import make_detector
 from samdops.drift.concept import Baseline
 from samdops.drift.concept_monitor import ConceptMonitor
 from samdops.drift.scipy_detector import ScipyDriftDetector
@@ -88,6 +89,24 @@ def _scenarios() -> dict[str, Scenario]:
             f"choose from {', '.join(SCENARIOS)}"
         )
     return {n: SCENARIOS[n] for n in names}
+
+
+def _detector(reference: pd.DataFrame, threshold: float) -> ScipyDriftDetector:
+    """The data-drift detector as the CLI and the monitoring step build it (scipy backend,
+    alpha 0.01, Bonferroni), fitted on the scored ``reference``."""
+    return make_detector(
+        "scipy",
+        list(FEATURES),
+        categorical=CATEGORICAL,
+        id_column=STAY_ID,
+        time_column=TIME,
+        alpha=0.01,
+        correction="bonferroni",
+        admission_column=ICULOS,
+        category_groups=CATEGORY_GROUPS,
+        scorer=lambda f: f["score"].to_numpy(),
+        alert_threshold=threshold,
+    ).fit(reference)
 
 
 def _scored(model: SepsisModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -176,18 +195,7 @@ def main() -> None:
         threshold=model.baseline.threshold,
     )
     features = [f for f in FEATURES]
-    ours = ScipyDriftDetector(
-        features,
-        categorical=CATEGORICAL,
-        id_column=STAY_ID,
-        time_column=TIME,
-        alpha=0.01,
-        correction="bonferroni",
-        admission_column=ICULOS,
-        category_groups=CATEGORY_GROUPS,
-        scorer=lambda f: f["score"].to_numpy(),
-        alert_threshold=baseline.threshold,
-    ).fit(reference)
+    ours = _detector(reference, baseline.threshold)
     plain = PlainKSDrift(reference)
 
     def concept_monitor() -> ConceptMonitor:
@@ -306,16 +314,7 @@ def _speed(model: SepsisModel) -> None:
     reference = _scored(
         model, simulate_hospital(get_scenario("no_drift"), days=7, seed=5, beds=500).frame
     )
-    detector = ScipyDriftDetector(
-        list(FEATURES),
-        categorical=CATEGORICAL,
-        id_column=STAY_ID,
-        time_column=TIME,
-        admission_column=ICULOS,
-        category_groups=CATEGORY_GROUPS,
-        scorer=lambda f: f["score"].to_numpy(),
-        alert_threshold=model.baseline.threshold,
-    ).fit(reference)
+    detector = _detector(reference, model.baseline.threshold)
     stream = simulate_hospital(get_scenario("lactate_mgdl"), days=20, seed=6, beds=500).frame
     raw_windows = _windows(stream, 20)
     timings, scoring, memory = [], [], []
