@@ -21,7 +21,7 @@ IN_PROCESS = """
 import sys
 from pathlib import Path
 from samdops.config import default_config_path, load_config
-from samdops.inprocess import run_training_in_process
+from samdops.steps.inprocess import run_training_in_process
 config = load_config(default_config_path())
 run_training_in_process(config, data=Path(config.data.path), data_sha256=config.data.sha256,
                         home=Path(sys.argv[1]), workdir=Path(sys.argv[2]))

@@ -1,5 +1,5 @@
 """The base image of every component, resolved once when the components are defined."""
 
-from samdops.images import component_image
+from samdops.cluster.images import component_image
 
 COMPONENT_IMAGE = component_image()

@@ -20,8 +20,8 @@ def fetch_window(
 ) -> str:
     """Fetch the reference, the window to check and the labels that arrived (may be none).
     An empty window means yesterday (UTC); ``{window}`` in a path is replaced by it."""
-    from samdops.drift.step import fetch_window_step
-    from samdops.steps import run_step
+    from samdops.steps.monitoring import fetch_window_step
+    from samdops.steps.training import run_step
 
     resolved: list[str] = []
     run_step(
@@ -64,8 +64,8 @@ def drift_monitor(
 ) -> None:
     """Data drift of the window, and with a registered model its score drift and performance
     (measured on arrived labels, estimated otherwise): HTML report, summary, findings."""
-    from samdops.drift.step import drift_monitor_step
-    from samdops.steps import run_step
+    from samdops.steps.monitoring import drift_monitor_step
+    from samdops.steps.training import run_step
 
     outcome: dict[str, Any] = {}
 
@@ -105,8 +105,8 @@ def drift_monitor(
 def record_alerts(findings: Input[Artifact], home: str, run: str, retrain_plan_id: str) -> str:
     """Record each alert as an audit entry and SIEM event; return "retrain" when a critical
     alert should start retraining under PCCP ``retrain_plan_id`` (empty: never)."""
-    from samdops.drift.step import record_alerts_step
-    from samdops.steps import run_step
+    from samdops.steps.monitoring import record_alerts_step
+    from samdops.steps.training import run_step
 
     decision: list[str] = []
     run_step(

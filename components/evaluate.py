@@ -17,7 +17,7 @@ def evaluate(
     curves: Output[ClassificationMetrics],
 ) -> None:
     """Evaluate on the held-out test set and decide the gate; show metrics and ROC in the UI."""
-    from samdops.steps import evaluate_step, run_step
+    from samdops.steps.training import evaluate_step, run_step
 
     run_step(
         evaluate_step,

@@ -18,7 +18,7 @@ def ingest(
     test: Output[Dataset],
 ) -> None:
     """Refuse data that breaks its digest or contract; split it and register the test set."""
-    from samdops.steps import ingest_step, run_step
+    from samdops.steps.training import ingest_step, run_step
 
     run_step(
         ingest_step,

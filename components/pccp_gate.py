@@ -20,7 +20,7 @@ def pccp_gate(
     summary: Output[Markdown],
 ) -> None:
     """Check scope, data, test independence, acceptance and non-inferiority; show the report."""
-    from samdops.steps import pccp_gate_step, run_step
+    from samdops.steps.training import pccp_gate_step, run_step
 
     run_step(
         pccp_gate_step,

@@ -26,7 +26,7 @@ def register(
     pipeline_spec: str = "",
 ) -> None:
     """Register the model (status gate_failed when a criterion was missed) and summarise the run."""
-    from samdops.steps import register_step, run_step
+    from samdops.steps.training import register_step, run_step
 
     run_step(
         register_step,

@@ -27,7 +27,7 @@ def register_candidate(
     pipeline_spec: str = "",
 ) -> None:
     """Register as a candidate (or as rejected / outside the plan, and fail the run)."""
-    from samdops.steps import register_step, run_step
+    from samdops.steps.training import register_step, run_step
 
     run_step(
         register_step,

@@ -11,6 +11,6 @@ def train(
     config: str, train: Input[Dataset], model: Output[Model], baseline: Output[Model]
 ) -> None:
     """Fit the model and the baseline on the training set; record cross-validated AUROC."""
-    from samdops.steps import run_step, train_step
+    from samdops.steps.training import run_step, train_step
 
     run_step(train_step, config=config, train=train, model=model, baseline=baseline)

@@ -11,6 +11,6 @@ def validate(
     config: str, train: Input[Dataset], test: Input[Dataset], report: Output[HTML]
 ) -> None:
     """Stop the run when a contract or validation condition fails; publish the HTML report."""
-    from samdops.steps import run_step, validate_step
+    from samdops.steps.training import run_step, validate_step
 
     run_step(validate_step, config=config, train=train, test=test, report=report)

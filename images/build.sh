@@ -85,7 +85,7 @@ $PY - "$pinned" "${DIGESTS_LOCK:-}" <<'PYEOF'
 import json, sys
 from pathlib import Path
 from samdops.atomic import atomic_write_bytes
-from samdops.images import DIGESTS_LOCK, require_pinned
+from samdops.cluster.images import DIGESTS_LOCK, require_pinned
 ref = require_pinned(sys.argv[1])
 target = Path(sys.argv[2]) if sys.argv[2] else DIGESTS_LOCK
 atomic_write_bytes(target, (json.dumps({"component": ref}, indent=2) + "\n").encode())

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 from kfp import dsl
 
+from samdops.cluster.kube import apply_step_settings
 from samdops.components.evaluate import evaluate
 from samdops.components.ingest import ingest
 from samdops.components.train import train
 from samdops.components.validate import validate
-from samdops.kube import apply_step_settings
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ plan, config and data are given (``retrain_*``; empty: never). They end with the
 
 from kfp import dsl
 
+from samdops.cluster.kube import apply_step_settings, pipeline_root
 from samdops.components.drift_monitor import drift_monitor, fetch_window, record_alerts
 from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS
-from samdops.kube import apply_step_settings, pipeline_root
 from samdops.pipelines.retraining import retraining_pipeline
 
 PIPELINE_NAME = "samdops-monitoring"

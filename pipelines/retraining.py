@@ -7,10 +7,10 @@ signatures the plan requires. Parameters are those of the training pipeline plus
 
 from kfp import dsl
 
+from samdops.cluster.kube import apply_step_settings, pipeline_root
 from samdops.components._image import COMPONENT_IMAGE
 from samdops.components.pccp_gate import pccp_gate
 from samdops.components.register_candidate import register_candidate
-from samdops.kube import apply_step_settings, pipeline_root
 from samdops.pipelines._stages import train_and_evaluate
 
 PIPELINE_NAME = "samdops-retraining"

@@ -3,14 +3,14 @@
 Parameters are run-time values only: the resolved configuration as canonical JSON, the data URI
 and its expected digest, the samdops home (empty: the step's default), the run name and the
 artifact store location (``s3://BUCKET/PREFIX``, no credentials). No secret is ever a parameter.
-Each step carries its Kubernetes settings (:mod:`samdops.kube`); kfp.local ignores them.
+Each step carries its Kubernetes settings (:mod:`samdops.cluster.kube`); kfp.local ignores them.
 """
 
 from kfp import dsl
 
+from samdops.cluster.kube import apply_step_settings, pipeline_root
 from samdops.components._image import COMPONENT_IMAGE
 from samdops.components.register import register
-from samdops.kube import apply_step_settings, pipeline_root
 from samdops.pipelines._stages import train_and_evaluate
 
 PIPELINE_NAME = "samdops-training"

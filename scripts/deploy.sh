@@ -24,7 +24,7 @@ pinned() { [[ ${!1:-} =~ ^[^[:space:]@]+@sha256:[0-9a-f]{64}$ && ${!1} != *@sha2
 for var in SAMDOPS_MINIO_IMAGE SAMDOPS_MC_IMAGE SAMDOPS_VAULT_IMAGE; do
   pinned "$var" || die "set $var to an image pinned by digest (name@sha256:<64 hex>)"
 done
-component=$($PY -c 'from samdops.images import component_image, require_pinned; print(require_pinned(component_image()))') \
+component=$($PY -c 'from samdops.cluster.images import component_image, require_pinned; print(require_pinned(component_image()))') \
   || die "no component image pinned by digest: run make images first"
 "$KUBECTL" cluster-info >/dev/null 2>&1 || die "no cluster on the current kubectl context: run make kind-up"
 mkdir -p "$OUT"

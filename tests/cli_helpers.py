@@ -86,7 +86,7 @@ def acting_as(actor: str) -> Iterator[None]:
 def train_pima(home: Path, workdir: Path, *, actor: str = "eve") -> None:
     """Train and register the Pima model in this process (the pipeline's steps, without KFP)."""
     from samdops.config import default_config_path, load_config
-    from samdops.inprocess import run_training_in_process
+    from samdops.steps.inprocess import run_training_in_process
     from tests.conftest import PIMA_CSV, PIMA_SHA256
 
     with acting_as(actor):

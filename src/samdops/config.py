@@ -19,7 +19,7 @@ from samdops.digest import canonical_json
 from samdops.errors import ConfigError
 
 if TYPE_CHECKING:
-    from samdops.transforms import Transform
+    from samdops.features.transforms import Transform
 
 
 class _Frozen(BaseModel):
@@ -233,8 +233,9 @@ class DataConfig(_Frozen):
 class TrainingConfig(_Frozen):
     """Everything a training run needs besides the data bytes themselves.
 
-    ``features`` names a feature transform of :mod:`samdops.transforms` applied to the contract's
-    rows before training and scoring; without one the model is trained on the contract's columns.
+    ``features`` names a feature transform of :mod:`samdops.features.transforms` applied to the
+    contract's rows before training and scoring; without one the model is trained on the
+    contract's columns.
     """
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -250,7 +251,7 @@ class TrainingConfig(_Frozen):
     @field_validator("features")
     @classmethod
     def _check_transform(cls, value: str | None) -> str | None:
-        from samdops.transforms import TRANSFORM_NAMES, unknown_transform_message
+        from samdops.features.transforms import TRANSFORM_NAMES, unknown_transform_message
 
         if value is not None and value not in TRANSFORM_NAMES:
             raise ValueError(unknown_transform_message(value))
@@ -279,7 +280,7 @@ class TrainingConfig(_Frozen):
 
     def transform(self) -> Transform | None:
         """The named feature transform, or None when the model takes the contract's columns."""
-        from samdops.transforms import get_transform
+        from samdops.features.transforms import get_transform
 
         return None if self.features is None else get_transform(self.features)
 

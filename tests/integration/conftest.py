@@ -154,7 +154,7 @@ def start_vault(
 
 @pytest.fixture(scope="session")
 def vault_bootstrapped(vault_server: VaultServer) -> VaultServer:
-    from samdops.vault_bootstrap import bootstrap
+    from samdops.secrets.bootstrap import bootstrap
 
     bootstrap(vault_server.client())
     return vault_server

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from kfp import local
 
+from samdops.cluster.kube import local_execution
 from samdops.config import default_config_path, load_config
-from samdops.drift.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR
 from samdops.governance.lifecycle import State
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL_SPEC, LABEL, LABEL_ARRIVAL
-from samdops.kube import local_execution
+from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR
 from tests.cli_helpers import acting_as, samdops
 from tests.conftest import PIMA_CSV
 from tests.integration.test_pccp_cycle import (
@@ -195,8 +195,8 @@ def test_window_and_labels_are_read_from_s3(
     """In the cluster the window is an object: fetched with the store's credentials."""
     import io
 
-    from samdops.drift.sources import read_source
     from samdops.errors import DriftInputError
+    from samdops.monitoring.sources import read_source
 
     frame = pd.DataFrame({"patient_id": [1, 1, 2], "Time": [0, 1, 0], "HR": [80.0, 82.0, 90.0]})
     data = io.BytesIO()
@@ -219,7 +219,7 @@ def test_window_and_labels_are_read_from_s3(
 @pytest.fixture(scope="module")
 def sepsis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sepsis model trained and registered by the training pipeline's steps."""
-    from samdops.inprocess import run_training_in_process
+    from samdops.steps.inprocess import run_training_in_process
     from tests.conftest import REPO
 
     home = tmp_path_factory.mktemp("sepsis") / "home"

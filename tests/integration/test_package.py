@@ -10,16 +10,22 @@ import subprocess
 import sys
 import tarfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from samdops.package import export_package, verify_package
+from samdops.governance.records import LocalRegistry
+from samdops.launch.compiler import compile_pipeline
 from samdops.package import layout as L
-from samdops.registry import LocalRegistry
+from samdops.package import verify_package
+from samdops.package.export import export_package as _export_package
 from samdops.store.local import LocalStore
 from tests.package_helpers import flip_byte, trained_reviewed_home
+
+# As `samdops package export` does: compile the spec when the store lacks it.
+export_package = partial(_export_package, compile_spec=compile_pipeline)
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -18,8 +18,8 @@ from samdops.governance.lifecycle import State
 from samdops.governance.roles import Role
 from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning
-from samdops.inprocess import run_training_in_process
-from samdops.pccp.registry import plan_in_force, register_plan
+from samdops.pccp.plans import plan_in_force, register_plan
+from samdops.steps.inprocess import run_training_in_process
 from tests.cli_helpers import acting_as, train_pima
 from tests.pima_like import pima_like
 

@@ -10,8 +10,8 @@ import yaml
 
 from samdops.config import default_config_path, load_config
 from samdops.digest import sha256_file
-from samdops.inprocess import run_training_in_process
-from samdops.registry import LocalRegistry
+from samdops.governance.records import LocalRegistry
+from samdops.steps.inprocess import run_training_in_process
 from tests.bad_inputs import BAD_INPUTS, BadInput
 from tests.cli_helpers import samdops
 from tests.conftest import PIMA_CSV, PIMA_SHA256

@@ -142,7 +142,7 @@ def test_kubernetes_auth_without_a_mounted_token(planted: VaultServer, tmp_path:
 
 
 def test_kubernetes_auth_refused_names_the_role(planted: VaultServer, tmp_path: Path) -> None:
-    from samdops.vault_bootstrap import KubernetesAuthConfig, bootstrap
+    from samdops.secrets.bootstrap import KubernetesAuthConfig, bootstrap
 
     # Kubernetes auth pointed at an API server that is not there: the review of the token fails.
     bootstrap(

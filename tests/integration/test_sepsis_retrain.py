@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from kfp import local
 
+from samdops.cluster.kube import local_execution
 from samdops.config import TrainingConfig, load_config, packaged_config_path
 from samdops.digest import sha256_file
-from samdops.drift.audit_sink import ALERT_KIND
 from samdops.governance.lifecycle import State
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL
-from samdops.kube import local_execution
+from samdops.monitoring.audit_sink import ALERT_KIND
 from samdops.sepsis.reference import COLUMNS
 from tests.cli_helpers import acting_as, samdops
 from tests.conftest import REPO
@@ -42,7 +42,7 @@ def released_home(
     tmp_path_factory: pytest.TempPathFactory, config: TrainingConfig
 ) -> Iterator[Path]:
     """sepsis-risk@1 trained, reviewed, approved and released; its PCCP registered and signed."""
-    from samdops.inprocess import run_training_in_process
+    from samdops.steps.inprocess import run_training_in_process
 
     home = tmp_path_factory.mktemp("sepsis-pccp") / "home"
     with acting_as("eve"):

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from samdops.config import load_config, packaged_config_path
+from samdops.governance.records import LocalRegistry, RegistryRecord
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import STAY_ID
-from samdops.inprocess import run_training_in_process
-from samdops.registry import LocalRegistry, RegistryRecord
-from samdops.sepsis.registered import load_registered_sepsis_model
+from samdops.monitoring.registered_model import load_registered_sepsis_model
+from samdops.steps.inprocess import run_training_in_process
 from tests.cli_helpers import samdops
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from samdops.registry import LocalRegistry
+from samdops.governance.records import LocalRegistry
 from samdops.secrets.vault import AppRoleAuth, VaultSecrets
 from samdops.store import open_store
 

@@ -9,9 +9,9 @@ import pytest
 
 from samdops.config import TrainingConfig, ValidationConfig
 from samdops.errors import ValidationFailed
-from samdops.ingest import ingest
-from samdops.split import split_dataset
 from samdops.tables import write_parquet
+from samdops.training.ingest import ingest
+from samdops.training.split import split_dataset
 from samdops.validation import CheckOutcome, ValidationReport, validate_split
 from tests.conftest import PIMA_CSV
 

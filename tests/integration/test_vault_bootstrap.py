@@ -11,7 +11,7 @@ import pytest
 
 from samdops.cli import main
 from samdops.errors import SecretsUnavailable
-from samdops.vault_bootstrap import (
+from samdops.secrets.bootstrap import (
     KubernetesAuthConfig,
     bootstrap,
     default_policies_dir,

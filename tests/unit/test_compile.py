@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from samdops.compile import check_release_images, executor_images
+from samdops.cluster.images import DEV_IMAGE, is_pinned, require_pinned
 from samdops.errors import PipelineError
-from samdops.images import DEV_IMAGE, is_pinned, require_pinned
+from samdops.launch.compiler import check_release_images, executor_images
 
 PINNED = "registry.example/samdops/component@sha256:" + "a" * 64
 STEPS = {"exec-ingest", "exec-validate", "exec-train", "exec-evaluate", "exec-register"}

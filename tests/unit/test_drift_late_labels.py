@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from samdops.drift.concept_monitor import ConceptMonitor, ConceptResult
-from samdops.drift.late_labels import LateLabels
 from samdops.errors import DriftInputError
+from samdops.monitoring.late_labels import LateLabels
 
 ID, TIME, LABEL = "patient_id", "Time", "SepsisLabel"
 

@@ -18,22 +18,22 @@ from samdops.audit import AuditLog, LocalEd25519Signer
 from samdops.audit.entry import decode_entry, encode_entry
 from samdops.audit.event import AuditEvent
 from samdops.drift.alerts import Alert
-from samdops.drift.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR, AuditAlertSink
-from samdops.drift.history import MonitorHistory, WindowRecord, history_path
-from samdops.drift.step import (
-    RETRAIN,
-    drift_monitor_step,
-    fetch_window_step,
-    record_alerts_step,
-    resolve_window,
-)
 from samdops.errors import AccessDenied, AuditError, ConfigError, DriftInputError
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS, LABEL, LABEL_ARRIVAL, STAY_ID, TIME
 from samdops.hospital.generator import HospitalData
+from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR, AuditAlertSink
+from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
 from samdops.sepsis.model import SepsisModel, train_sepsis_model
+from samdops.steps.monitoring import (
+    RETRAIN,
+    drift_monitor_step,
+    fetch_window_step,
+    record_alerts_step,
+    resolve_window,
+)
 from tests.cli_helpers import samdops
 from tests.unit.test_siem import parse_cef, udp_listener  # noqa: F401  (a fixture)
 

@@ -11,11 +11,11 @@ import pytest
 
 from samdops.drift import ScipyDriftDetector
 from samdops.drift.alerts import JsonlAlertSink, data_drift_alert
-from samdops.drift.report import html_report, markdown_summary
+from samdops.features.sepsis_hourly import FEATURES as MODEL_FEATURES
+from samdops.features.sepsis_hourly import sepsis_features
 from samdops.hospital import FEATURES, get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL, ICULOS, LABEL, STAY_ID, TIME
-from samdops.sepsis.features import FEATURES as MODEL_FEATURES
-from samdops.sepsis.features import sepsis_features
+from samdops.monitoring.report import html_report, markdown_summary
 from samdops.sepsis.model import train_sepsis_model
 
 

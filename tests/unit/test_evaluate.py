@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from samdops.config import Criterion
-from samdops.evaluate import GroupMetrics, apply_criteria
-from samdops.metrics import Estimate
+from samdops.training.evaluate import GroupMetrics, apply_criteria
+from samdops.training.metrics import Estimate
 
 
 def _group(name: str, size: int, positives: int, auroc: Estimate) -> GroupMetrics:

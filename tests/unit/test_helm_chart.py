@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from samdops.kube import (
+from samdops.cluster.kube import (
     DEFAULT_PIPELINE_ROOT,
     PART_OF_LABEL,
     ROLE_LABEL,
@@ -339,7 +339,7 @@ def test_minio_mode_and_external_mode(renders: dict[str, list[dict[str, Any]]]) 
 def test_step_configuration_matches_the_compiled_pipeline(
     renders: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """What samdops.kube compiles into each step exists in the KFP namespace."""
+    """What samdops.cluster.kube compiles into each step exists in the KFP namespace."""
     for name, objects in renders.items():
         kfp_ns = next(o for o in objects if o["kind"] == "Role")["metadata"]["namespace"]
         runtime = _find(objects, "ConfigMap", RUNTIME_CONFIG_MAP, kfp_ns)["data"]
@@ -423,7 +423,7 @@ def test_the_monitoring_schedule_names_parameters_of_the_pipeline(
     renders: dict[str, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     """Every --param the chart passes is a parameter of the compiled monitoring pipeline."""
-    from samdops.compile import compile_pipeline
+    from samdops.launch.compiler import compile_pipeline
 
     spec = next(yaml.safe_load_all(compile_pipeline("samdops-monitoring")))
     known = set(spec["root"]["inputDefinitions"]["parameters"])

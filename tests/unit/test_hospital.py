@@ -12,6 +12,7 @@ import pytest
 
 from samdops.cli import main
 from samdops.errors import ConfigError
+from samdops.features.sepsis_hourly import MEASURED
 from samdops.hospital import FEATURES, LABS, SCENARIOS, VITALS, get_scenario, simulate_hospital
 from samdops.hospital.columns import (
     ALL_LABS,
@@ -25,7 +26,6 @@ from samdops.hospital.columns import (
     TIME,
 )
 from samdops.hospital.generator import HospitalData
-from samdops.sepsis.features import MEASURED
 
 DAYS = 6
 BEDS = 120

@@ -10,7 +10,7 @@ import pytest
 from samdops.config import TrainingConfig
 from samdops.digest import sha256_file
 from samdops.errors import DataContractError, DigestMismatch, InputFormatError
-from samdops.ingest import ingest
+from samdops.training.ingest import ingest
 from tests.bad_inputs import BAD_INPUTS, BadInput
 from tests.conftest import PIMA_CSV, PIMA_SHA256
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from samdops.cli import main
+from samdops.cluster.kfp_client import Package, safe_host, validate_cron
 from samdops.errors import ConfigError
-from samdops.kfp_client import Package, safe_host, validate_cron
 from tests.fake_kfp import API, FakeKfp, serve
 
 PACKAGE = {

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from samdops.errors import ConfigError
-from samdops.images import is_pinned
-from samdops.kube import (
+from samdops.cluster.images import is_pinned
+from samdops.cluster.kube import (
     DEFAULT_PIPELINE_ROOT,
     PIPELINE_ROOT_ENV,
     ROLE_LABEL,
@@ -23,6 +22,7 @@ from samdops.kube import (
     STEPS,
     pipeline_root,
 )
+from samdops.errors import ConfigError
 from tests.conftest import REPO
 
 PINNED = "registry.example/samdops/component@sha256:" + "b" * 64

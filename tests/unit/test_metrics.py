@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from samdops import metrics as m
+from samdops.training import metrics as m
 
 
 @pytest.fixture

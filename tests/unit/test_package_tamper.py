@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,17 @@ import pytest
 from samdops.audit.signer import LocalEd25519Signer
 from samdops.cli import main
 from samdops.errors import ConfigError, PackageVerificationError, VerificationError
-from samdops.package import export_package, model_signing, verify_package
+from samdops.launch.compiler import compile_pipeline
 from samdops.package import layout as L
+from samdops.package import model_signing, verify_package
 from samdops.package.dsse import pae
+from samdops.package.export import export_package as _export_package
 from samdops.package.manifest import MANIFEST_FILE, MANIFEST_SIGNATURE
 from samdops.package.verify import inspect_package
 from tests.package_helpers import flip_byte, trained_reviewed_home
+
+# As `samdops package export` does: compile the spec when the store lacks it.
+export_package = partial(_export_package, compile_spec=compile_pipeline)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from samdops.errors import RegistryError
-from samdops.registry import LocalRegistry
+from samdops.governance.records import LocalRegistry
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -10,8 +10,8 @@ import pytest
 
 from samdops.errors import ConfigError, SecretsUnavailable
 from samdops.secrets import EnvSecrets, Secret, env_var_name, read_keys, secrets_from_env
+from samdops.secrets.bootstrap import default_policies_dir, load_policies, role_names
 from samdops.secrets.vault import AppRoleAuth, KubernetesAuth, TokenAuth, VaultSecrets
-from samdops.vault_bootstrap import default_policies_dir, load_policies, role_names
 
 VALUE = "s3cr3t-value-never-shown"
 

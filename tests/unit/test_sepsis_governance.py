@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from samdops.config import TrainingConfig, load_config, packaged_config_path
+from samdops.features.sepsis_hourly import FEATURES
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.package.card import CardText, default_card_path, load_card_text
 from samdops.pccp.gate import check_scope, decide
 from samdops.pccp.plan import Plan, load_plan
-from samdops.sepsis.features import FEATURES
-from samdops.train import fit_model, model_inputs
+from samdops.training.train import fit_model, model_inputs
 
 CONFIGS = packaged_config_path("sepsis").parent
 

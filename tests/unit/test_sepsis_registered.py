@@ -12,13 +12,13 @@ import pytest
 from samdops.config import TrainingConfig, default_config_path, load_config, packaged_config_path
 from samdops.digest import canonical_json
 from samdops.errors import DigestMismatch, RegistryError, StoreError, VerificationError
+from samdops.features.sepsis_hourly import FEATURES
+from samdops.governance.records import LocalRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL
-from samdops.models import ModelFile
-from samdops.registry import LocalRegistry
-from samdops.sepsis.features import FEATURES
-from samdops.sepsis.registered import load_registered_sepsis_model
-from samdops.train import fit_model, model_inputs
+from samdops.monitoring.registered_model import load_registered_sepsis_model
+from samdops.training.models import ModelFile
+from samdops.training.train import fit_model, model_inputs
 
 METRICS = {
     "auroc": {"point": 0.97, "ci_low": 0.95, "ci_high": 0.99},

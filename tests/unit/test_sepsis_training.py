@@ -19,18 +19,18 @@ from samdops.config import (
     packaged_config_path,
     resolve_config_path,
 )
-from samdops.contract import apply_contract
 from samdops.digest import sha256_bytes, sha256_file
 from samdops.drift.concept import calibration_line
 from samdops.errors import ConfigError, DataContractError, ValidationFailed
-from samdops.evaluate import _group
+from samdops.features.sepsis_hourly import FEATURES, sepsis_features
+from samdops.features.transforms import TRANSFORM_NAMES, get_transform
 from samdops.hospital.columns import LABEL, STAY_ID
-from samdops.metrics import alert_rate, bootstrap, ppv
 from samdops.sepsis import reference
-from samdops.sepsis.features import FEATURES, sepsis_features
-from samdops.split import split_frame
-from samdops.train import cv_folds, model_inputs
-from samdops.transforms import TRANSFORM_NAMES, get_transform
+from samdops.training.contract import apply_contract
+from samdops.training.evaluate import _group
+from samdops.training.metrics import alert_rate, bootstrap, ppv
+from samdops.training.split import split_frame
+from samdops.training.train import cv_folds, model_inputs
 from samdops.validation import ValidationReport, validate_split
 
 SEPSIS_YAML = packaged_config_path("sepsis")

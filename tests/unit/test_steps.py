@@ -10,8 +10,8 @@ import pytest
 from samdops.config import TrainingConfig
 from samdops.digest import sha256_file
 from samdops.errors import DigestMismatch
-from samdops.inprocess import _Artifact
-from samdops.steps import ERROR_FILE_ENV, run_step, train_step
+from samdops.steps.inprocess import _Artifact
+from samdops.steps.training import ERROR_FILE_ENV, run_step, train_step
 
 
 def _artifact(path: Path, content: bytes, digest: str | None = None) -> _Artifact:

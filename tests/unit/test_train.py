@@ -14,10 +14,10 @@ from sklearn.preprocessing import StandardScaler
 
 from samdops.config import TrainingConfig
 from samdops.errors import DataContractError, VerificationError
-from samdops.ingest import ingest
-from samdops.models import load_model
-from samdops.split import split_frame
-from samdops.train import cross_validate, fit_model
+from samdops.training.ingest import ingest
+from samdops.training.models import load_model
+from samdops.training.split import split_frame
+from samdops.training.train import cross_validate, fit_model
 from tests.conftest import PIMA_CSV
 
 

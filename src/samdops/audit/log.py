@@ -43,7 +43,7 @@ from samdops.audit.signer import Signer
 from samdops.audit.store import EntryStore, LocalEntryStore
 from samdops.audit.verify import VerifiedLog, load_checkpoints, verify_log
 from samdops.errors import AuditError, AuditVerificationError, VerificationError
-from samdops.home import samdops_home
+from samdops.settings import samdops_home
 
 _log = logging.getLogger("samdops.audit")
 MAX_APPEND_ATTEMPTS = 10_000

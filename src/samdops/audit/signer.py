@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from samdops.atomic import atomic_write_bytes
 from samdops.errors import ConfigError, SignatureInvalid
-from samdops.home import samdops_home
+from samdops.settings import samdops_home
 
 DEFAULT_KEY_NAME = "audit-ed25519.pem"
 

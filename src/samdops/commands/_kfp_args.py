@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-from samdops.kube import RUN_SERVICE_ACCOUNT
-
-HOST_ENV = "SAMDOPS_KFP_HOST"
+from samdops import settings
+from samdops.cluster.kube import RUN_SERVICE_ACCOUNT
+from samdops.settings import KFP_HOST_ENV as HOST_ENV
 
 
 def add_target_arguments(parser: Any) -> None:
     parser.add_argument("pipeline", type=Path, metavar="PIPELINE_YAML", help="compiled pipeline")
     parser.add_argument(
         "--host",
-        default=os.environ.get(HOST_ENV, "http://localhost:8080"),
+        default=settings.kfp_host("http://localhost:8080"),
         help=f"KFP API or UI URL (default: ${HOST_ENV}, else http://localhost:8080, the "
         "port-forwarded ml-pipeline-ui)",
     )
@@ -64,8 +63,8 @@ def run_arguments(package: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def target_from(args: argparse.Namespace) -> Any:
+    from samdops.cluster.kfp_client import RunTarget
     from samdops.errors import ConfigError
-    from samdops.kfp_client import RunTarget
 
     if args.pipeline_root and not args.pipeline_root.startswith("s3://"):
         raise ConfigError(f"--pipeline-root must be an s3:// URI; got {args.pipeline_root!r}")
@@ -80,7 +79,7 @@ def target_from(args: argparse.Namespace) -> Any:
 
 
 def print_created(created: Any, host: str) -> None:
-    from samdops.kfp_client import safe_host
+    from samdops.cluster.kfp_client import safe_host
 
     version = created.version
     action = "uploaded" if version.uploaded else "reused"

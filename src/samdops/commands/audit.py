@@ -11,7 +11,7 @@ from samdops.audit.export import export_log, verify_export
 from samdops.audit.log import AuditLog, default_log_dir
 from samdops.audit.signer import DEFAULT_KEY_NAME, LocalEd25519Signer
 from samdops.errors import ConfigError
-from samdops.home import samdops_home
+from samdops.settings import samdops_home
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
 
 
 def compile_command(args: argparse.Namespace) -> int:
-    from samdops.compile import compile_all
+    from samdops.launch.compiler import compile_all
 
     for path in compile_all(args.out, release=args.release):
         print(f"wrote {path}")

@@ -68,9 +68,9 @@ def _monitor(args: argparse.Namespace) -> int:
 
     from samdops.drift.backends import make_detector
     from samdops.drift.categorical import parse_categorical
-    from samdops.drift.io import read_table
     from samdops.drift.performance import LABEL_COLUMNS
     from samdops.drift.result import json_safe
+    from samdops.monitoring.io import read_table
 
     reference = read_table(args.reference, "reference")
     current = read_table(args.current, "current")
@@ -102,7 +102,7 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.model:
         if not (args.id_column and args.time_column):
             raise DriftInputError("--model needs --id-column and --time-column to join labels")
-        from samdops.drift.step import load_monitored_model
+        from samdops.steps.monitoring import load_monitored_model
 
         _, model = load_monitored_model(args.model, args.home, args.store)
     detector = make_detector(
@@ -160,7 +160,7 @@ def _concept(args: argparse.Namespace) -> dict[str, Any]:
         estimated_window,
         labelled_window,
     )
-    from samdops.drift.io import read_table
+    from samdops.monitoring.io import read_table
 
     baseline = Baseline(
         auroc=args.baseline_auroc, alert_rate=float("nan"), threshold=args.threshold

@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from samdops.launch.compiler import compile_pipeline
     from samdops.package.export import export_package
     from samdops.store import open_store
 
@@ -51,6 +52,7 @@ def export_command(args: argparse.Namespace) -> int:
         tar=args.tar,
         card_path=args.card,
         lock_path=args.lock,
+        compile_spec=compile_pipeline,
     )
     print(f"exported {result.model_id} ({result.model_sha256})")
     print(f"  package  {result.directory}  ({result.files} files, {result.size_bytes} bytes)")

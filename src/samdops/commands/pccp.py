@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 def register_command(args: argparse.Namespace) -> int:
     from samdops.governance.service import GovernedRegistry
-    from samdops.pccp.registry import register_plan
+    from samdops.pccp.plans import register_plan
 
     model = register_plan(GovernedRegistry(args.home), args.file, args.user, read_password(args))
     print(
@@ -44,7 +44,7 @@ def register_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     from samdops.governance.service import GovernedRegistry
-    from samdops.pccp.registry import plan_in_force
+    from samdops.pccp.plans import plan_in_force
 
     plan, record = plan_in_force(GovernedRegistry(args.home), args.plan)
     if args.json:
@@ -77,7 +77,7 @@ def check_command(args: argparse.Namespace) -> int:
     from samdops.config import load_config
     from samdops.governance.service import GovernedRegistry
     from samdops.pccp.gate import check_scope
-    from samdops.pccp.registry import plan_in_force, released_model
+    from samdops.pccp.plans import plan_in_force, released_model
 
     registry = GovernedRegistry(args.home)
     plan, _ = plan_in_force(registry, args.plan)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from samdops.config import load_config, resolve_config_path
-from samdops.home import samdops_home
+from samdops.settings import samdops_home
 from samdops.summary import metrics_table
 
 
@@ -55,7 +55,7 @@ def _line(text: str) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from samdops.local_run import run_training
+    from samdops.launch.local_run import run_training
 
     config_path = resolve_config_path(args.config)
     config = load_config(config_path)

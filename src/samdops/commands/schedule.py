@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def schedule_command(args: argparse.Namespace) -> int:
-    from samdops.kfp_client import Package, schedule, validate_cron
+    from samdops.cluster.kfp_client import Package, schedule, validate_cron
 
     cron = validate_cron(args.cron)  # before reading anything else: the trap is the likely error
     package = Package.load(args.pipeline)

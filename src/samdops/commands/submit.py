@@ -26,8 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def submit_command(args: argparse.Namespace) -> int:
-    from samdops.kfp_client import Package, submit
-    from samdops.local_run import new_run_name
+    from samdops.cluster.kfp_client import Package, submit
+    from samdops.launch.local_run import new_run_name
 
     package = Package.load(args.pipeline)
     arguments = run_arguments(package, args)

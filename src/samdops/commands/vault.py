@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
+from samdops import settings
 from samdops.errors import ConfigError
 
 
@@ -34,10 +34,10 @@ def register(subparsers: Any) -> None:
 def run_bootstrap(args: argparse.Namespace) -> int:
     import hvac
 
-    from samdops.vault_bootstrap import KubernetesAuthConfig, bootstrap
+    from samdops.secrets.bootstrap import KubernetesAuthConfig, bootstrap
 
-    addr = args.addr or os.environ.get("VAULT_ADDR", "")
-    token = os.environ.get("VAULT_TOKEN", "")
+    addr = args.addr or settings.vault_address() or ""
+    token = settings.vault_token() or ""
     if not addr:
         raise ConfigError("no Vault address: pass --addr or set VAULT_ADDR")
     if not token:

@@ -1,6 +1,6 @@
 """Alerts of the drift monitor, emitted through a small sink protocol.
 
-The production sink is :class:`samdops.drift.audit_sink.AuditAlertSink` (an audit entry and a
+The production sink is :class:`samdops.monitoring.audit_sink.AuditAlertSink` (an audit entry and a
 SIEM event per alert); :class:`JsonlAlertSink` is a plain file for local experiments.
 """
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from samdops._types import Array
-from samdops.metrics import auroc
+from samdops.training.metrics import auroc
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from samdops.atomic import atomic_write_bytes
 from samdops.digest import canonical_json
 from samdops.errors import AccessDenied, AuthenticationFailed, ConfigError
 from samdops.governance.roles import Permission, Role, require
-from samdops.home import samdops_home
+from samdops.settings import samdops_home
 
 MAX_FAILED_ATTEMPTS = 3
 MIN_PASSWORD_LENGTH = 12

@@ -9,14 +9,13 @@ Transit permission. Without Vault, the embedded default is a local key file (mod
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from samdops import settings
 from samdops.audit.signer import LocalEd25519Signer, Signer
 
-TRANSIT_KEY_ENV = "SAMDOPS_TRANSIT_KEY"
 DEFAULT_TRANSIT_KEY = "samdops-audit"
 
 
@@ -51,8 +50,8 @@ class _LazySigner:
 
 def platform_signer(home: Path, local_key_name: str) -> Signer:
     """The Transit signer when ``$VAULT_ADDR`` is set, else ``<home>/keys/<local_key_name>``."""
-    if os.environ.get("VAULT_ADDR"):
-        key = os.environ.get(TRANSIT_KEY_ENV) or DEFAULT_TRANSIT_KEY
+    if settings.vault_address():
+        key = settings.transit_key(DEFAULT_TRANSIT_KEY)
 
         def transit() -> Signer:
             from samdops.audit.transit import TransitSigner

@@ -9,12 +9,12 @@ outcome ``denied``; a lockout is a high-severity security event (ES-06).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from samdops import settings
 from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
 from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
@@ -35,17 +35,15 @@ from samdops.governance.lifecycle import (
     check_transition,
     histories,
 )
+from samdops.governance.lineage import utc_now
+from samdops.governance.records import LocalRegistry, RegistryRecord
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.signatures import Meaning, record_digest, sign_record
-from samdops.provenance import utc_now
-from samdops.registry import LocalRegistry, RegistryRecord
 from samdops.store import ArtifactStore
 
 PIPELINE_ACTOR = "svc:samdops-pipeline"
 SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
 ESIGN_KEY_NAME = "esign-ed25519.pem"
-SIEM_ENV = "SAMDOPS_SIEM"
-AUDIT_LOG_ENV = "SAMDOPS_AUDIT_LOG"  # s3://BUCKET/PREFIX; default: <home>/audit
 _SIGN_PERMISSION = {
     Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
     Meaning.REVIEW: Permission.SIGN_REVIEW,
@@ -58,8 +56,7 @@ _T = TypeVar("_T")
 def sinks_from_env() -> list[EventSink]:
     """SIEM destinations from ``$SAMDOPS_SIEM``: comma-separated ``syslog+udp://HOST:PORT``,
     ``syslog+tcp://HOST:PORT`` or ``ocsf+file:///PATH`` (see :func:`sink_from_url`)."""
-    value = os.environ.get(SIEM_ENV, "")
-    return [sink_from_url(url.strip()) for url in value.split(",") if url.strip()]
+    return [sink_from_url(url) for url in settings.siem_destinations()]
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,7 @@ class GovernedRegistry:
         self.audit_key = audit_key or platform_signer(root, "audit-ed25519.pem")
         self.esign_key = esign_key or platform_signer(root, ESIGN_KEY_NAME)
         sinks = sinks_from_env() if sinks is None else sinks
-        location = os.environ.get(AUDIT_LOG_ENV, "")
+        location = settings.audit_log_location()
         if location:  # e.g. s3://bucket/audit: write-once objects under Object Lock
             from samdops.audit.s3_store import open_entry_store
 

@@ -17,6 +17,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,13 @@ def export_package(
     card_path: str | Path | None = None,
     lock_path: str | Path | None = None,
     package_key: Signer | None = None,
+    compile_spec: Callable[[str], bytes] | None = None,
 ) -> ExportResult:
-    """Export model ``ref`` (``name@version``, ``name`` or ``latest``) to the directory ``out``."""
+    """Export model ``ref`` (``name@version``, ``name`` or ``latest``) to the directory ``out``.
+
+    ``compile_spec(pipeline_name)`` compiles a pipeline's spec when the store lacks the one the run
+    executed (the launcher's compiler; the package layer cannot import the pipelines above it).
+    """
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} exists and is not empty; choose a new output directory")
@@ -99,7 +105,9 @@ def export_package(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        _write(staging, governed, model, signer, ms_key, text, include_data, lock_path)
+        _write(
+            staging, governed, model, signer, ms_key, text, include_data, lock_path, compile_spec
+        )
         if target.exists():
             target.rmdir()
         os.replace(staging, target)
@@ -127,6 +135,7 @@ def _write(
     text: Any,
     include_data: bool,
     lock_path: str | Path | None,
+    compile_spec: Callable[[str], bytes] | None,
 ) -> None:
     store = governed.registry.store
     record = model.record.document
@@ -166,7 +175,7 @@ def _write(
     datasets["source"] = {**lineage["source_data"], "included_as": None}
     put(L.DATASETS, _json(datasets))
     put(L.LOCK, _lock_bytes(lineage["code"].get("lock_sha256"), lock_path))
-    spec = _pipeline_spec(store, lineage)
+    spec = _pipeline_spec(store, lineage, compile_spec)
     put(L.PIPELINE_SPEC, spec)
 
     # 2. Evidence: evaluation, gate, record, signatures, audit entries with proofs.
@@ -245,21 +254,26 @@ def _lock_bytes(recorded: str | None, lock_path: str | Path | None) -> bytes:
     return data
 
 
-def _pipeline_spec(store: ArtifactStore, lineage: dict[str, Any]) -> bytes:
+def _pipeline_spec(
+    store: ArtifactStore, lineage: dict[str, Any], compile_spec: Callable[[str], bytes] | None
+) -> bytes:
     """The compiled pipeline spec the run executed (its digest is in the record's lineage).
 
     It is read from the store when there; otherwise it is compiled from this code, which must
     give the same digest. A model trained without a pipeline gets the training pipeline's spec.
     """
-    from samdops.compile import compile_pipeline
-
     digest = (lineage.get("pipeline_spec") or {}).get("sha256")
     run = str(lineage.get("pipeline_run", ""))
     name = "samdops-retraining" if run.startswith("retrain-") else "samdops-training"
     if digest:
         with contextlib.suppress(StoreError):
             return store.get_bytes(digest)
-    data = compile_pipeline(name)
+    if compile_spec is None:
+        raise ConfigError(
+            f"the pipeline spec {digest or '(none recorded)'} of {run or 'this model'} is not in "
+            "the store; export with the store the run wrote to"
+        )
+    data = compile_spec(name)
     if digest and sha256_bytes(data) != digest:
         raise ConfigError(
             f"the run executed pipeline spec {digest}, which is not in the store, and this code "

@@ -110,7 +110,7 @@ def reproduce_package(
     """Rebuild the model of the package directory ``package`` here and compare its digest."""
     import time
 
-    from samdops.train import train_from_config
+    from samdops.training.train import train_from_config
 
     started = time.monotonic()
     root = Path(package)

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from samdops import metrics as m
 from samdops.config import TrainingConfig
-from samdops.evaluate import GroupMetrics, apply_criteria
-from samdops.models import ModelFile
 from samdops.pccp.plan import Plan
+from samdops.training import metrics as m
+from samdops.training.evaluate import GroupMetrics, apply_criteria
+from samdops.training.models import ModelFile
 
 OUTSIDE_PLAN = "outside-plan"
 REJECTED = "rejected"

@@ -6,10 +6,10 @@ A component reads the credentials it needs when it runs, from the backend that
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from samdops import settings
 from samdops.errors import ConfigError
 from samdops.secrets.base import Secret, SecretsBackend, read_keys
 from samdops.secrets.env import EnvSecrets, env_var_name
@@ -31,7 +31,7 @@ def secrets_from_env(environ: Mapping[str, str] | None = None) -> SecretsBackend
 
     ``VAULT_NAMESPACE`` and ``VAULT_CACERT`` are honoured.
     """
-    env = os.environ if environ is None else environ
+    env = settings.environ() if environ is None else environ
     addr = env.get("VAULT_ADDR", "").strip()
     if not addr:
         return EnvSecrets(environ)

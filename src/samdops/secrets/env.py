@@ -8,10 +8,10 @@ is ``SAMDOPS_SECRET_SAMDOPS_S3__ACCESS_KEY``. Keys are returned lower-cased.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 
+from samdops import settings
 from samdops.errors import SecretsUnavailable
 from samdops.secrets.base import Secret
 
@@ -40,7 +40,7 @@ class EnvSecrets:
         return "the environment"
 
     def read(self, path: str) -> dict[str, Secret]:
-        environ = os.environ if self._environ is None else self._environ
+        environ = settings.environ() if self._environ is None else self._environ
         stem = f"{PREFIX}{_mangle(path)}__"
         found = {
             name[len(stem) :].lower(): Secret(value, f"{path}#{name[len(stem) :].lower()}")

@@ -11,11 +11,11 @@ import pandas as pd
 from samdops._types import Array
 from samdops.config import ModelConfig, XGBoostParams
 from samdops.drift.concept import calibration_line
+from samdops.features.sepsis_hourly import FEATURES, sepsis_features
 from samdops.hospital.columns import LABEL, STAY_ID
-from samdops.metrics import auroc
-from samdops.models import ModelFile
-from samdops.sepsis.features import FEATURES, sepsis_features
-from samdops.train import fit_model
+from samdops.training.metrics import auroc
+from samdops.training.models import ModelFile
+from samdops.training.train import fit_model
 
 DEFAULT_CONFIG = ModelConfig(
     family="xgboost",
@@ -42,8 +42,10 @@ class SepsisBaseline:
 
 @dataclass(frozen=True)
 class SepsisModel:
-    """A fitted sepsis model and the baseline it was validated at (see
-    :func:`samdops.sepsis.registered.load_registered_sepsis_model` for a registered one)."""
+    """A fitted sepsis model and the baseline it was validated at.
+
+    :func:`samdops.monitoring.registered_model.load_registered_sepsis_model` loads a registered one.
+    """
 
     model: ModelFile
     baseline: SepsisBaseline

@@ -13,8 +13,8 @@ import pandas as pd
 
 from samdops.atomic import atomic_write_bytes
 from samdops.digest import sha256_bytes
+from samdops.features.sepsis_hourly import DEMOGRAPHIC_FEATURES, MEASURED
 from samdops.hospital.columns import LABEL, STAY_ID, TIME
-from samdops.sepsis.features import DEMOGRAPHIC_FEATURES, MEASURED
 from samdops.tables import parquet_bytes
 
 SCENARIO = "no_drift"

@@ -7,12 +7,12 @@ store from a location string. Artifacts are named ``sha256:<hex>`` everywhere.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import SplitResult, urlsplit
 
+from samdops import settings
 from samdops.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -98,30 +98,28 @@ def _open_s3(
             "the store location must not contain credentials; they are read from the secrets "
             f"backend at {S3_SECRET_PATH}"
         )
-    endpoint = endpoint or os.environ.get("SAMDOPS_S3_ENDPOINT", "")
+    endpoint = endpoint or settings.s3_endpoint()
     if not endpoint:
         raise ConfigError(
             f"s3://{url.netloc} needs an endpoint: set SAMDOPS_S3_ENDPOINT, e.g. "
             "http://127.0.0.1:9000 or https://s3.eu-west-1.amazonaws.com"
         )
-    days = os.environ.get("SAMDOPS_S3_RETENTION_DAYS", "0")
+    days = settings.s3_retention_days()
     if not days.isdigit():
         raise ConfigError(f"SAMDOPS_S3_RETENTION_DAYS must be a whole number; got {days!r}")
-    mode = os.environ.get("SAMDOPS_S3_RETENTION_MODE", "GOVERNANCE").upper()
-    settings = S3Settings(
+    mode = settings.s3_retention_mode()
+    s3 = S3Settings(
         endpoint=endpoint,
         bucket=url.netloc,
         prefix=url.path,
-        region=os.environ.get("SAMDOPS_S3_REGION") or None,
+        region=settings.s3_region(),
         retention_days=int(days),
         retention_mode=mode,  # type: ignore[arg-type]  # checked by S3Settings
     )
     backend = secrets if secrets is not None else secrets_from_env()
-    path = os.environ.get("SAMDOPS_S3_SECRET_PATH", S3_SECRET_PATH)
+    path = settings.s3_secret_path(S3_SECRET_PATH)
     values = read_keys(backend, path, "access_key", "secret_key")
-    return S3Store(
-        settings, values["access_key"], values["secret_key"], values.get("session_token")
-    )
+    return S3Store(s3, values["access_key"], values["secret_key"], values.get("session_token"))
 
 
 __all__ = ["S3_SECRET_PATH", "ArtifactStore", "open_store"]

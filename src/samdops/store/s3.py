@@ -53,6 +53,7 @@ from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 from urllib3 import BaseHTTPResponse
 
+from samdops import settings as samdops_settings
 from samdops.digest import parse_digest
 from samdops.errors import ConfigError, DigestMismatch, StoreError
 from samdops.retry import GaveUp, RetryPolicy, retry_call
@@ -141,7 +142,7 @@ class S3Store:
             maxsize=10,
             retries=False,  # retries are ours: bounded, and only for transient errors
             cert_reqs="CERT_REQUIRED",
-            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            ca_certs=samdops_settings.ca_bundle() or certifi.where(),
         )
         self._client = Minio(
             settings.host,

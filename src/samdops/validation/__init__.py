@@ -15,8 +15,8 @@ import pandas as pd
 
 from samdops.atomic import atomic_write_bytes
 from samdops.config import DataContract, ValidationConfig
-from samdops.contract import apply_contract
 from samdops.errors import ValidationFailed
+from samdops.training.contract import apply_contract
 
 
 @dataclass(frozen=True)

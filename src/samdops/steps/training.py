@@ -81,9 +81,9 @@ def ingest_step(
 
     Rows of one group (the contract's ``group``, e.g. a stay) all go to the same side.
     """
-    from samdops.ingest import ingest
-    from samdops.registry import LocalRegistry
-    from samdops.split import split_dataset
+    from samdops.governance.records import LocalRegistry
+    from samdops.training.ingest import ingest
+    from samdops.training.split import split_dataset
 
     cfg = TrainingConfig.from_json(config)
     expected = parse_digest(expected_sha256) if expected_sha256 else None
@@ -124,8 +124,8 @@ def train_step(
 
     The config's feature transform, if any, turns the training rows into the model's inputs.
     """
-    from samdops.provenance import utc_now
-    from samdops.train import train_from_config
+    from samdops.governance.lineage import utc_now
+    from samdops.training.train import train_from_config
 
     cfg = TrainingConfig.from_json(config)
     trained_at = utc_now()
@@ -150,7 +150,7 @@ def evaluate_step(
     """Evaluate on the held-out test set; log metrics and curves for the KFP UI."""
     from samdops.atomic import atomic_write_bytes
     from samdops.digest import canonical_json
-    from samdops.evaluate import evaluate
+    from samdops.training.evaluate import evaluate
 
     cfg = TrainingConfig.from_json(config)
     result = evaluate(
@@ -207,8 +207,8 @@ def register_step(
     """
     from samdops.atomic import atomic_write_bytes, atomic_write_text
     from samdops.digest import canonical_json
+    from samdops.governance.lineage import code_version
     from samdops.governance.service import GovernedRegistry
-    from samdops.provenance import code_version
     from samdops.summary import run_summary_markdown
 
     cfg = TrainingConfig.from_json(config)
@@ -316,10 +316,10 @@ def pccp_gate_step(
     from samdops.atomic import atomic_write_bytes, atomic_write_text
     from samdops.digest import canonical_json
     from samdops.governance.service import GovernedRegistry
-    from samdops.models import load_model
     from samdops.pccp.gate import decide
-    from samdops.pccp.registry import plan_in_force, released_model
+    from samdops.pccp.plans import plan_in_force, released_model
     from samdops.pccp.report import change_html, change_markdown
+    from samdops.training.models import load_model
 
     cfg = TrainingConfig.from_json(config)
     governed = GovernedRegistry(home or None)

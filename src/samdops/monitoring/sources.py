@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from samdops.drift.io import read_table
 from samdops.errors import DriftInputError
+from samdops.monitoring.io import read_table
 from samdops.secrets import SecretsBackend
 
 

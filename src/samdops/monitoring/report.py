@@ -14,7 +14,7 @@ from samdops.drift.result import DataDriftResult
 
 if TYPE_CHECKING:
     from samdops.drift.alerts import Alert
-    from samdops.drift.history import WindowRecord
+    from samdops.monitoring.history import WindowRecord
 
 _W, _H = 360, 140
 

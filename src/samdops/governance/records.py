@@ -22,8 +22,8 @@ from typing import Any
 from samdops.atomic import atomic_write_bytes
 from samdops.digest import canonical_json, parse_digest
 from samdops.errors import RegistryError
-from samdops.home import samdops_home
-from samdops.provenance import utc_now
+from samdops.governance.lineage import utc_now
+from samdops.settings import samdops_home
 from samdops.store import ArtifactStore
 from samdops.store.local import LocalStore
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samdops.config import DataContract
-from samdops.contract import apply_contract
 from samdops.digest import sha256_file, verify_file
 from samdops.tables import read_table, write_parquet
+from samdops.training.contract import apply_contract
 
 
 @dataclass(frozen=True)

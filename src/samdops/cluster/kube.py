@@ -11,24 +11,24 @@ address and auth method, object-store endpoint, region and retention) and
 ``manifests/vault/samdops-<role>.hcl``). No value of a secret is ever in the pipeline.
 
 kfp.local ignores every kfp-kubernetes setting and warns about resource settings; local runs
-silence that warning (:mod:`samdops.local_run`). The service account of a run is set when it is
-submitted (KFP v2 runs every step of a run under one service account).
+silence that warning (:mod:`samdops.launch.local_run`). The service account of a run is set when
+it is submitted (KFP v2 runs every step of a run under one service account).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from kfp import dsl, kubernetes
 
+from samdops import settings as env_settings
 from samdops.errors import ConfigError
+from samdops.settings import PIPELINE_ROOT_ENV
 
-PIPELINE_ROOT_ENV = "SAMDOPS_PIPELINE_ROOT"
 DEFAULT_PIPELINE_ROOT = "s3://samdops-pipelines/v2"
 RUN_SERVICE_ACCOUNT = "samdops-steps"  # every step of a run; bound to the step roles in Vault
 RUNTIME_CONFIG_MAP = "samdops-runtime"
@@ -89,7 +89,7 @@ STEPS: Mapping[str, StepSettings] = MappingProxyType(
 
 def pipeline_root() -> str:
     """The ``s3://`` pipeline root compiled into every pipeline (``$SAMDOPS_PIPELINE_ROOT``)."""
-    root = os.environ.get(PIPELINE_ROOT_ENV) or DEFAULT_PIPELINE_ROOT
+    root = env_settings.pipeline_root(DEFAULT_PIPELINE_ROOT)
     if not root.startswith("s3://") or len(root) <= len("s3://"):
         raise ConfigError(f"{PIPELINE_ROOT_ENV} must be an s3:// URI; got {root!r}")
     return root

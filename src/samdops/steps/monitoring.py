@@ -26,15 +26,15 @@ from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
 from samdops.drift.concept import Baseline
 from samdops.drift.concept_monitor import ConceptMonitor
-from samdops.drift.history import MonitorHistory, WindowRecord, history_path
-from samdops.drift.late_labels import SCORE, LateLabels
 from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
-from samdops.drift.report import html_report, markdown_summary
 from samdops.drift.result import json_safe
-from samdops.drift.sources import read_source
 from samdops.errors import ConfigError
 from samdops.hospital.columns import LABEL
-from samdops.steps import ArtifactLike
+from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
+from samdops.monitoring.late_labels import SCORE, LateLabels
+from samdops.monitoring.report import html_report, markdown_summary
+from samdops.monitoring.sources import read_source
+from samdops.steps.training import ArtifactLike
 
 WINDOW_PLACEHOLDER = "{window}"
 RETRAIN = "retrain"
@@ -81,7 +81,7 @@ def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, ScoringM
     """The registered model ``ref`` and its validation baseline, from the governed registry of
     ``home`` (artifacts in ``store``, ``s3://BUCKET/PREFIX``, or the home's local store)."""
     from samdops.governance.service import GovernedRegistry
-    from samdops.sepsis.registered import load_registered_sepsis_model
+    from samdops.monitoring.registered_model import load_registered_sepsis_model
     from samdops.store import open_store
 
     registry = GovernedRegistry(home or None, store=open_store(store) if store else None, sinks=[])
@@ -280,7 +280,7 @@ def record_alerts_step(
 
 
 def _audit_sink(home: str, run: str) -> AlertSink:
-    from samdops.drift.audit_sink import AuditAlertSink
+    from samdops.monitoring.audit_sink import AuditAlertSink
 
     return AuditAlertSink.for_home(home or None, run)
 

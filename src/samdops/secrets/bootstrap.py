@@ -16,7 +16,6 @@ It writes only what differs and returns one line per change, so a second run ret
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import hvac.exceptions
 import requests
 
+from samdops import settings
 from samdops.errors import ConfigError, SecretsUnavailable
 
 KV_MOUNT = "samdops"
@@ -50,9 +50,9 @@ class KubernetesAuthConfig:
 
 def default_policies_dir() -> Path:
     """``$SAMDOPS_VAULT_POLICIES``, else ``manifests/vault`` of the source tree or working dir."""
-    override = os.environ.get("SAMDOPS_VAULT_POLICIES")
+    override = settings.vault_policies_dir()
     if override:
-        return Path(override)
+        return override
     here = Path(__file__).resolve()
     for base in (*here.parents, Path.cwd()):
         candidate = base / "manifests" / "vault"

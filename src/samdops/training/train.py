@@ -1,7 +1,7 @@
 """Training: XGBoost and a logistic-regression baseline, deterministic to the byte.
 
 Seeds and thread counts come from :class:`~samdops.config.ModelConfig`; with the same data and
-config, :func:`fit_model` returns a :class:`~samdops.models.ModelFile` with the same bytes.
+config, :func:`fit_model` returns a :class:`~samdops.training.models.ModelFile` with the same bytes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pandas as pd
 from samdops._types import Array
 from samdops.config import ModelConfig, TrainingConfig
 from samdops.errors import DataContractError
-from samdops.metrics import auroc
-from samdops.models import MODEL_FORMAT, ModelFile
+from samdops.training.metrics import auroc
+from samdops.training.models import MODEL_FORMAT, ModelFile
 
 Family = Literal["xgboost", "logistic_regression"]
 

@@ -41,8 +41,8 @@ class Transform:
 
 
 def _sepsis_hourly() -> Transform:
+    from samdops.features import sepsis_hourly as features
     from samdops.hospital.columns import STAY_ID, TIME
-    from samdops.sepsis import features
 
     return Transform(
         name="sepsis_hourly",

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from samdops.home import samdops_home
+from samdops.settings import samdops_home
 
 HISTORY_LIMIT = 90
 

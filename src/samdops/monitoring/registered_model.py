@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from samdops.config import TrainingConfig
 from samdops.errors import RegistryError, StoreError, VerificationError
-from samdops.models import MODEL_FORMAT, ModelFile
-from samdops.registry import LocalRegistry, RegistryRecord
-from samdops.sepsis.features import FEATURES
+from samdops.features.sepsis_hourly import FEATURES
+from samdops.governance.records import LocalRegistry, RegistryRecord
 from samdops.sepsis.model import SepsisBaseline, SepsisModel
 from samdops.store import ArtifactStore
+from samdops.training.models import MODEL_FORMAT, ModelFile
 
 if TYPE_CHECKING:
     from samdops.governance.service import GovernedRegistry

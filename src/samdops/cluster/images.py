@@ -8,14 +8,13 @@ runs locally (kfp.local ignores images) but is refused when compiling for releas
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
+from samdops import settings
 from samdops.errors import ConfigError, PipelineError
 
 DEV_IMAGE = "localhost/samdops-component:dev"
-IMAGE_ENV = "SAMDOPS_COMPONENT_IMAGE"
 DIGESTS_LOCK = Path(__file__).resolve().parents[2] / "images" / "digests.lock"
 _PINNED = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 
@@ -27,8 +26,9 @@ def is_pinned(reference: str) -> bool:
 
 def component_image() -> str:
     """The component image reference in force (see the module docstring)."""
-    if os.environ.get(IMAGE_ENV):
-        return os.environ[IMAGE_ENV]
+    override = settings.component_image_override()
+    if override:
+        return override
     if DIGESTS_LOCK.is_file():
         try:
             lock = json.loads(DIGESTS_LOCK.read_text(encoding="utf-8"))

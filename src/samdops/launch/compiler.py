@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from samdops.atomic import atomic_write_bytes
+from samdops.cluster.images import component_image, is_pinned, require_pinned
 from samdops.errors import PipelineError
-from samdops.images import component_image, is_pinned, require_pinned
 
 
 def executor_images(spec_yaml: bytes) -> dict[str, str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from samdops.config import TrainingConfig
-from samdops.registry import LocalRegistry, RegistryRecord
-from samdops.steps import (
+from samdops.governance.records import LocalRegistry, RegistryRecord
+from samdops.steps.training import (
     evaluate_step,
     ingest_step,
     pccp_gate_step,

@@ -12,24 +12,23 @@ import contextlib
 import getpass
 import io
 import json
-import os
 import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from samdops import errors
+from samdops import errors, settings
 from samdops.atomic import atomic_write_bytes
-from samdops.compile import compile_pipeline
+from samdops.cluster.kube import local_execution
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
-from samdops.kube import local_execution
-from samdops.registry import LocalRegistry, RegistryRecord
-from samdops.steps import ACTOR_ENV, ERROR_FILE_ENV
+from samdops.governance.records import LocalRegistry, RegistryRecord
+from samdops.launch.compiler import compile_pipeline
+from samdops.settings import ACTOR_ENV, ERROR_FILE_ENV
 
 Progress = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -88,19 +87,6 @@ def new_run_name(prefix: str = "train") -> str:
     return f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}Z"
 
 
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
-
-
 def _raise_step_error(error_file: Path) -> None:
     first = json.loads(error_file.read_text(encoding="utf-8").splitlines()[0])
     if first.get("type") in ("GateFailed", "PccpError") and first.get("step") == "register_step":
@@ -145,8 +131,8 @@ def run_training(
     started = time.monotonic()
     with (
         open(log_path, "w", encoding="utf-8") as log,
-        _env(ERROR_FILE_ENV, str(error_file)),
-        _env(ACTOR_ENV, os.environ.get(ACTOR_ENV) or f"os:{getpass.getuser()}"),
+        settings.setting(ERROR_FILE_ENV, str(error_file)),
+        settings.setting(ACTOR_ENV, settings.actor() or f"os:{getpass.getuser()}"),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")  # kfp warns that the image name lacks "python"

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from samdops import metrics as m
 from samdops._types import Array
 from samdops.config import Criterion, EvaluationConfig, SubgroupSpec
 from samdops.digest import sha256_file
-from samdops.models import ModelFile, load_model
-from samdops.transforms import Transform
+from samdops.features.transforms import Transform
+from samdops.training import metrics as m
+from samdops.training.models import ModelFile, load_model
 
 
 @dataclass(frozen=True)

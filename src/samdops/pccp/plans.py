@@ -15,8 +15,8 @@ from samdops.governance.lifecycle import PLAN_KIND, State
 from samdops.governance.roles import Permission, require
 from samdops.governance.service import SYSTEM_ACTOR, GovernedModel, GovernedRegistry
 from samdops.governance.signatures import record_digest
-from samdops.models import ModelFile
 from samdops.pccp.plan import Plan, load_plan, parse_plan
+from samdops.training.models import ModelFile
 
 IN_FORCE = (State.APPROVED, State.RELEASED)
 

@@ -6,7 +6,6 @@ In the cluster the component image carries them as environment variables set at 
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 from dataclasses import asdict, dataclass
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from samdops import __version__
+from samdops import __version__, settings
 from samdops.digest import sha256_file
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout, for an editable install
@@ -48,12 +47,12 @@ def _git(*args: str) -> str | None:
 
 def code_version() -> CodeVersion:
     """The git commit (and whether the tree had changes) and the dependency lock digest."""
-    commit = os.environ.get("SAMDOPS_GIT_COMMIT") or _git("rev-parse", "HEAD")
+    commit = settings.git_commit() or _git("rev-parse", "HEAD")
     dirty: bool | None = None
-    if "SAMDOPS_GIT_COMMIT" not in os.environ and commit is not None:
+    if not settings.built_in_image() and commit is not None:
         status = _git("status", "--porcelain", "--untracked-files=no")
         dirty = bool(status) if status is not None else None
-    lock = os.environ.get("SAMDOPS_LOCK_SHA256")
+    lock = settings.lock_sha256()
     lock_file = _SOURCE_ROOT / "requirements" / "app.lock"
     if lock is None and lock_file.is_file():
         lock = sha256_file(lock_file)

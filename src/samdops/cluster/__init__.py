@@ -1,0 +1,1 @@
+"""Kubeflow and Kubernetes: the KFP API client, per-step pod settings, component images."""

@@ -1,0 +1,1 @@
+"""Feature transforms: raw contract rows in, model inputs out."""

@@ -1,0 +1,1 @@
+"""Launching pipelines: deterministic compilation and runs through kfp.local."""

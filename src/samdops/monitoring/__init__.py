@@ -1,0 +1,1 @@
+"""Monitoring state and I/O: windows, the registered model, history, label joins, alert sinks."""

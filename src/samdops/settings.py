@@ -1,0 +1,159 @@
+"""Every environment variable samdops reads, typed, in one place.
+
+Values are read when asked for, not at import, so a setting changed by a launcher (or a test)
+is seen by the next call. Vault's own variables (``VAULT_*``) are read by the secrets backend
+through :func:`environ`, as the Vault CLI reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+HOME_ENV = "SAMDOPS_HOME"
+AUDIT_LOG_ENV = "SAMDOPS_AUDIT_LOG"  # s3://BUCKET/PREFIX; default: <home>/audit
+SIEM_ENV = "SAMDOPS_SIEM"
+TRANSIT_KEY_ENV = "SAMDOPS_TRANSIT_KEY"
+ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
+ACTOR_ENV = "SAMDOPS_ACTOR"  # the person who started the run (set by the CLI or the submitter)
+IMAGE_ENV = "SAMDOPS_COMPONENT_IMAGE"
+PIPELINE_ROOT_ENV = "SAMDOPS_PIPELINE_ROOT"
+KFP_HOST_ENV = "SAMDOPS_KFP_HOST"
+GIT_COMMIT_ENV = "SAMDOPS_GIT_COMMIT"
+LOCK_SHA256_ENV = "SAMDOPS_LOCK_SHA256"
+VAULT_POLICIES_ENV = "SAMDOPS_VAULT_POLICIES"
+S3_ENDPOINT_ENV = "SAMDOPS_S3_ENDPOINT"
+S3_REGION_ENV = "SAMDOPS_S3_REGION"
+S3_RETENTION_DAYS_ENV = "SAMDOPS_S3_RETENTION_DAYS"
+S3_RETENTION_MODE_ENV = "SAMDOPS_S3_RETENTION_MODE"
+S3_SECRET_PATH_ENV = "SAMDOPS_S3_SECRET_PATH"
+
+
+def _get(name: str) -> str | None:
+    """The variable's value, or None when it is unset or empty."""
+    return os.environ.get(name) or None
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment, for the secrets backend (Vault's ``VAULT_*`` variables)."""
+    return os.environ
+
+
+def samdops_home(override: str | Path | None = None) -> Path:
+    """The home directory (not created): ``override``, ``$SAMDOPS_HOME`` or ``./.samdops``."""
+    if override:
+        return Path(override).expanduser().resolve()
+    env = _get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return (Path.cwd() / ".samdops").resolve()
+
+
+def audit_log_location() -> str | None:
+    """``$SAMDOPS_AUDIT_LOG`` (``s3://BUCKET/PREFIX``); None keeps the log under the home."""
+    return _get(AUDIT_LOG_ENV)
+
+
+def siem_destinations() -> list[str]:
+    """The comma-separated SIEM destination URLs of ``$SAMDOPS_SIEM``."""
+    return [url.strip() for url in (_get(SIEM_ENV) or "").split(",") if url.strip()]
+
+
+def vault_address() -> str | None:
+    """``$VAULT_ADDR``: when set, secrets and signing keys come from Vault."""
+    value = (_get("VAULT_ADDR") or "").strip()
+    return value or None
+
+
+def vault_token() -> str | None:
+    return _get("VAULT_TOKEN")
+
+
+def transit_key(default: str) -> str:
+    """The Vault Transit key that signs (``$SAMDOPS_TRANSIT_KEY``, else ``default``)."""
+    return _get(TRANSIT_KEY_ENV) or default
+
+
+def vault_policies_dir() -> Path | None:
+    value = _get(VAULT_POLICIES_ENV)
+    return Path(value) if value else None
+
+
+def error_file() -> Path | None:
+    """Where a step appends its one-line error record (set by the local launcher)."""
+    value = _get(ERROR_FILE_ENV)
+    return Path(value) if value else None
+
+
+def actor() -> str | None:
+    """The person who started the run, as the launcher passed it to the steps."""
+    return _get(ACTOR_ENV)
+
+
+def component_image_override() -> str | None:
+    return _get(IMAGE_ENV)
+
+
+def pipeline_root(default: str) -> str:
+    return _get(PIPELINE_ROOT_ENV) or default
+
+
+def kfp_host(default: str) -> str:
+    return _get(KFP_HOST_ENV) or default
+
+
+def git_commit() -> str | None:
+    """The commit an image was built from (set in the image); None outside one."""
+    return _get(GIT_COMMIT_ENV)
+
+
+def built_in_image() -> bool:
+    """Whether the code version comes from the image (``$SAMDOPS_GIT_COMMIT`` is defined, even
+    empty for a build from uncommitted changes) rather than from a git checkout."""
+    return GIT_COMMIT_ENV in os.environ
+
+
+def lock_sha256() -> str | None:
+    return _get(LOCK_SHA256_ENV)
+
+
+def s3_endpoint() -> str | None:
+    return _get(S3_ENDPOINT_ENV)
+
+
+def s3_region() -> str | None:
+    return _get(S3_REGION_ENV)
+
+
+def s3_retention_days() -> str:
+    """Raw, so that the store can name a bad value in its error."""
+    return os.environ.get(S3_RETENTION_DAYS_ENV, "0")
+
+
+def s3_retention_mode() -> str:
+    return (_get(S3_RETENTION_MODE_ENV) or "GOVERNANCE").upper()
+
+
+def s3_secret_path(default: str) -> str:
+    return _get(S3_SECRET_PATH_ENV) or default
+
+
+def ca_bundle() -> str | None:
+    """``$SSL_CERT_FILE``: the CA bundle for TLS to the object store."""
+    return _get("SSL_CERT_FILE")
+
+
+@contextlib.contextmanager
+def setting(name: str, value: str) -> Iterator[None]:
+    """Set environment variable ``name`` for the steps a launcher starts, then restore it."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old

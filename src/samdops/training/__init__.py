@@ -1,0 +1,1 @@
+"""Training: ingest, data contract, split, fit, evaluation, metrics and model files."""
