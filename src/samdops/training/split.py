@@ -7,12 +7,14 @@ has a positive label, so that no group has rows on both sides.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
+from samdops._types import Array
 from samdops.config import SplitConfig
 from samdops.errors import DataContractError
 from samdops.tables import write_parquet
@@ -43,10 +45,9 @@ def split_frame(
             f"cannot stratify on {label!r}: each class needs at least 2 rows, got "
             f"{ {int(k): int(v) for k, v in counts.items()} }"
         )
-    train, test = train_test_split(
-        df, test_size=config.test_size, stratify=df[label], random_state=config.seed, shuffle=True
-    )
-    return train.sort_index().reset_index(drop=True), test.sort_index().reset_index(drop=True)
+    in_test = np.zeros(len(df), dtype=bool)
+    in_test[stratified_test_positions(df[label].to_numpy(), config.test_size, config.seed)] = True
+    return df[~in_test].reset_index(drop=True), df[in_test].reset_index(drop=True)
 
 
 def _split_groups(
@@ -60,15 +61,56 @@ def _split_groups(
             "label and 2 without are needed, got "
             f"{ {int(k): int(v) for k, v in counts.items()} } (groups by their highest label)"
         )
-    _, test_groups = train_test_split(
-        ever_positive.index.to_numpy(),
-        test_size=config.test_size,
-        stratify=ever_positive.to_numpy(),
-        random_state=config.seed,
-        shuffle=True,
-    )
+    positions = stratified_test_positions(ever_positive.to_numpy(), config.test_size, config.seed)
+    test_groups = ever_positive.index.to_numpy()[positions]
     in_test = df[group].isin(test_groups).to_numpy()
     return df[~in_test].reset_index(drop=True), df[in_test].reset_index(drop=True)
+
+
+def stratified_test_positions(y: Array, test_size: float, seed: int) -> Array:
+    """The sorted positions of the test side: the rows that scikit-learn's
+    ``train_test_split(..., test_size=test_size, stratify=y, random_state=seed, shuffle=True)``
+    puts in the test set, drawn with the same random stream (so existing splits, and the models
+    trained on them, stay the same), without importing scikit-learn into the ingest step."""
+    n_samples = len(y)
+    n_test = math.ceil(test_size * n_samples)
+    n_train = n_samples - n_test
+    classes, y_indices = np.unique(y, return_inverse=True)
+    if n_train < len(classes) or n_test < len(classes):
+        raise DataContractError(
+            f"a split of {n_samples} rows with test_size {test_size} leaves {n_train} training "
+            f"and {n_test} test rows, fewer than the {len(classes)} classes; change split.test_size"
+        )
+    class_counts = np.bincount(y_indices)
+    class_indices = np.split(np.argsort(y_indices, kind="mergesort"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    test: list[int] = []
+    for i in range(len(classes)):
+        chosen = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        test.extend(chosen[n_i[i] : n_i[i] + t_i[i]].tolist())
+    result: Array = np.sort(np.asarray(test, dtype=np.int64))
+    return result
+
+
+def _approximate_mode(class_counts: Array, n_draws: int, rng: np.random.RandomState) -> Array:
+    """How many of ``n_draws`` to take from each class: the floor of its share, with the
+    remainders given to the largest fractional parts, ties broken at random (as scikit-learn)."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (indices,) = np.where(remainder == value)
+            add_now = min(len(indices), need_to_add)
+            floored[rng.choice(indices, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    result: Array = floored.astype(int)
+    return result
 
 
 def split_dataset(
