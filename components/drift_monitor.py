@@ -1,7 +1,5 @@
 """fetch_window, drift_monitor and record_alerts: the monitoring pipeline's thin components."""
 
-from typing import Any
-
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Output
 
@@ -23,21 +21,16 @@ def fetch_window(
     from samdops.steps.monitoring import fetch_window_step
     from samdops.steps.training import run_step
 
-    resolved: list[str] = []
-    run_step(
-        lambda: resolved.append(
-            fetch_window_step(
-                reference_path=reference_path,
-                current_path=current_path,
-                labels_path=labels_path,
-                window=window,
-                reference=reference,
-                current=current,
-                labels=labels,
-            )
-        )
+    return run_step(
+        fetch_window_step,
+        reference_path=reference_path,
+        current_path=current_path,
+        labels_path=labels_path,
+        window=window,
+        reference=reference,
+        current=current,
+        labels=labels,
     )
-    return resolved[0]
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
@@ -67,33 +60,27 @@ def drift_monitor(
     from samdops.steps.monitoring import drift_monitor_step
     from samdops.steps.training import run_step
 
-    outcome: dict[str, Any] = {}
-
-    def step() -> None:
-        outcome.update(
-            drift_monitor_step(
-                reference=reference,
-                current=current,
-                labels=labels,
-                window=window,
-                id_column=id_column,
-                time_column=time_column,
-                admission_column=admission_column,
-                categorical=categorical,
-                ignore_columns=ignore_columns,
-                alpha=alpha,
-                correction=correction,
-                backend=backend,
-                model_ref=model_ref,
-                home=home,
-                store=store,
-                report=report,
-                summary=summary,
-                findings=findings,
-            )
-        )
-
-    run_step(step)
+    outcome = run_step(
+        drift_monitor_step,
+        reference=reference,
+        current=current,
+        labels=labels,
+        window=window,
+        id_column=id_column,
+        time_column=time_column,
+        admission_column=admission_column,
+        categorical=categorical,
+        ignore_columns=ignore_columns,
+        alpha=alpha,
+        correction=correction,
+        backend=backend,
+        model_ref=model_ref,
+        home=home,
+        store=store,
+        report=report,
+        summary=summary,
+        findings=findings,
+    )
     metrics.log_metric("is_drift", float(bool(outcome["is_drift"])))
     metrics.log_metric("drifted_tests", float(outcome["drifted_tests"]))
     metrics.log_metric("alerts", float(outcome["alerts"]))
@@ -108,12 +95,6 @@ def record_alerts(findings: Input[Artifact], home: str, run: str, retrain_plan_i
     from samdops.steps.monitoring import record_alerts_step
     from samdops.steps.training import run_step
 
-    decision: list[str] = []
-    run_step(
-        lambda: decision.append(
-            record_alerts_step(
-                findings=findings, home=home, run=run, retrain_plan_id=retrain_plan_id
-            )
-        )
+    return run_step(
+        record_alerts_step, findings=findings, home=home, run=run, retrain_plan_id=retrain_plan_id
     )
-    return decision[0]

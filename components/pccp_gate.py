@@ -18,6 +18,7 @@ def pccp_gate(
     change_record: Output[Artifact],
     report: Output[HTML],
     summary: Output[Markdown],
+    store: str = "",
 ) -> None:
     """Check scope, data, test independence, acceptance and non-inferiority; show the report."""
     from samdops.steps.training import pccp_gate_step, run_step
@@ -34,4 +35,5 @@ def pccp_gate(
         change_record=change_record,
         report=report,
         summary=summary,
+        store=store,
     )

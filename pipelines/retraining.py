@@ -40,6 +40,7 @@ def retraining_pipeline(
         train=stages.ingested.outputs["train"],
         test=stages.ingested.outputs["test"],
         evaluation=stages.evaluated.outputs["evaluation"],
+        store=store,
     )
     apply_step_settings(gate, "pccp-gate")
     registered = register_candidate(

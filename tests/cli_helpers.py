@@ -83,8 +83,9 @@ def acting_as(actor: str) -> Iterator[None]:
             os.environ["SAMDOPS_ACTOR"] = previous
 
 
-def train_pima(home: Path, workdir: Path, *, actor: str = "eve") -> None:
-    """Train and register the Pima model in this process (the pipeline's steps, without KFP)."""
+def train_pima(home: Path, workdir: Path, *, actor: str = "eve", store: str = "") -> None:
+    """Train and register the Pima model in this process (the pipeline's steps, without KFP),
+    its artifacts in ``store`` (``s3://BUCKET/PREFIX``; empty: the home's local store)."""
     from samdops.config import default_config_path, load_config
     from samdops.steps.inprocess import run_training_in_process
     from tests.conftest import PIMA_CSV, PIMA_SHA256
@@ -96,4 +97,5 @@ def train_pima(home: Path, workdir: Path, *, actor: str = "eve") -> None:
             data_sha256=PIMA_SHA256,
             home=home,
             workdir=workdir,
+            store=store,
         )

@@ -20,6 +20,7 @@ from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning
 from samdops.pccp.plans import plan_in_force, register_plan
 from samdops.steps.inprocess import run_training_in_process
+from samdops.store import ArtifactStore
 from tests.cli_helpers import acting_as, train_pima
 from tests.pima_like import pima_like
 
@@ -52,10 +53,12 @@ def _approve(gov: GovernedRegistry, ref: str) -> None:
     gov.sign(ref, Meaning.APPROVAL, "max", PW["max"])
 
 
-def release_under_plan(home: Path, model: str, plan_file: Path) -> None:
+def release_under_plan(
+    home: Path, model: str, plan_file: Path, store: ArtifactStore | None = None
+) -> None:
     """The users; ``model`` reviewed, approved and released; the PCCP of ``plan_file``
-    registered, reviewed and approved."""
-    gov = GovernedRegistry(home, sinks=[])
+    registered, reviewed and approved (its file kept in ``store``; default: the home's)."""
+    gov = GovernedRegistry(home, sinks=[], store=store)
     _users(gov)
     _approve(gov, model)
     gov.transition(model, State.RELEASED, "max", PW["max"])

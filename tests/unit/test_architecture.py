@@ -21,7 +21,18 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "base",
         frozenset(
-            {"", "errors", "digest", "atomic", "retry", "clock", "settings", "_types", "tables"}
+            {
+                "",
+                "errors",
+                "digest",
+                "atomic",
+                "retry",
+                "clock",
+                "jsonsafe",
+                "settings",
+                "_types",
+                "tables",
+            }
         ),
     ),
     ("infrastructure", frozenset({"store", "secrets", "cluster"})),

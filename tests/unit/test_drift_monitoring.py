@@ -27,6 +27,7 @@ from samdops.hospital.generator import HospitalData
 from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR, AuditAlertSink
 from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
 from samdops.sepsis.model import SepsisModel, train_sepsis_model
+from samdops.steps.artifacts import record
 from samdops.steps.monitoring import (
     RETRAIN,
     drift_monitor_step,
@@ -220,7 +221,9 @@ def test_window_defaults_to_yesterday_and_fills_the_path(tmp_path: Path) -> None
 def _findings(tmp_path: Path, *alerts: Alert) -> Art:
     path = tmp_path / "findings.json"
     path.write_text(json.dumps({"alerts": [a.as_dict() for a in alerts]}) + "\n")
-    return Art(str(path))
+    findings = Art(str(path))
+    record(findings)  # as drift_monitor records it
+    return findings
 
 
 CRITICAL = Alert(

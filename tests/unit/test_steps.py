@@ -78,3 +78,58 @@ def test_run_step_keeps_tracebacks_of_bugs() -> None:
 
     with pytest.raises(ZeroDivisionError):
         run_step(buggy_step)
+
+
+def test_run_step_returns_the_step_result() -> None:
+    def step(a: int, *, b: str) -> dict[str, object]:
+        return {"a": a, "b": b}
+
+    assert run_step(step, 1, b="x") == {"a": 1, "b": "x"}
+
+
+def test_monitoring_component_returns_the_step_result(tmp_path: Path) -> None:
+    from samdops.components.drift_monitor import record_alerts
+
+    findings = _artifact(tmp_path / "findings.json", json.dumps({"alerts": []}).encode())
+    decision = record_alerts.python_func(
+        findings=findings, home=str(tmp_path / "home"), run="r", retrain_plan_id="plan"
+    )
+    assert decision == ""
+
+
+def test_failing_component_records_the_real_step_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from samdops.components.drift_monitor import record_alerts
+
+    errors = tmp_path / "errors.jsonl"
+    monkeypatch.setenv(ERROR_FILE_ENV, str(errors))
+    findings = _Artifact(str(tmp_path / "findings.json"))  # no digest recorded
+    Path(findings.path).write_bytes(b"{}")
+    with pytest.raises(SystemExit) as info:
+        record_alerts.python_func(
+            findings=findings, home=str(tmp_path / "home"), run="r", retrain_plan_id=""
+        )
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("samdops: error: drift findings ")
+    (line,) = errors.read_text().splitlines()
+    record = json.loads(line)
+    assert record["step"] == "record_alerts_step" != "<lambda>"
+    assert record["type"] == "DigestMismatch"
+
+
+def test_error_record_names_the_step_through_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    errors = tmp_path / "errors.jsonl"
+    monkeypatch.setenv(ERROR_FILE_ENV, str(errors))
+
+    def failing_step(what: str) -> None:
+        raise DigestMismatch(f"{what} carries no sha256 digest")
+
+    with pytest.raises(SystemExit):
+        run_step(functools.partial(failing_step, "model"))
+    assert json.loads(errors.read_text())["step"] == "failing_step"

@@ -69,7 +69,7 @@ def _monitor(args: argparse.Namespace) -> int:
     from samdops.drift.backends import make_detector
     from samdops.drift.categorical import parse_categorical
     from samdops.drift.performance import LABEL_COLUMNS
-    from samdops.drift.result import json_safe
+    from samdops.jsonsafe import json_safe
     from samdops.monitoring.io import read_table
 
     reference = read_table(args.reference, "reference")

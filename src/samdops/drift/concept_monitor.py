@@ -59,8 +59,8 @@ from scipy import stats
 from samdops._types import Array
 from samdops.drift.concept import Baseline
 from samdops.drift.correction import reject
-from samdops.drift.result import _finite
 from samdops.errors import ConfigError, DataContractError
+from samdops.jsonsafe import json_safe
 
 _MIN_STAYS = 5
 
@@ -78,8 +78,8 @@ class ConceptTest:
         return {
             "name": self.name,
             "test": self.test,
-            "statistic": _finite(self.statistic),
-            "p_value": _finite(self.p_value),
+            "statistic": json_safe(float(self.statistic)),
+            "p_value": json_safe(float(self.p_value)),
             "is_drift": self.is_drift,
             "finding": self.finding,
         }
@@ -113,7 +113,7 @@ class ConceptResult:
             "is_drift": self.is_drift,
             "estimated": False,
             "n_labels": self.n_labels,
-            "auroc": _finite(self.auroc),
+            "auroc": json_safe(float(self.auroc)),
             "cusum": self.cusum,
             "cusum_alarm": self.cusum_alarm,
             "adwin_change": self.adwin_change,

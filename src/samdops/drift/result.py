@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from samdops.jsonsafe import json_safe
 
 TestKind = Literal["value", "missingness", "score", "multivariate"]
 
@@ -25,8 +26,8 @@ class FeatureDrift:
         return {
             "test": self.test,
             "kind": self.kind,
-            "statistic": _finite(self.statistic),
-            "p_value": _finite(self.p_value),
+            "statistic": json_safe(float(self.statistic)),
+            "p_value": json_safe(float(self.p_value)),
             "is_drift": self.is_drift,
             "finding": self.finding,
         }
@@ -90,19 +91,3 @@ class DataDriftResult:
                 (t.as_dict() for t in self.tests if t.kind == "multivariate"), None
             ),
         }
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value == value and abs(value) != float("inf") else None
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (NaN, infinity) replaced by ``None``, as JSON has
-    no such numbers; dicts, lists and tuples are walked."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -9,7 +9,6 @@ windows, so memory stays bounded however long the stream runs.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections import deque
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from samdops.jsonsafe import json_safe
 from samdops.settings import samdops_home
 
 HISTORY_LIMIT = 90
@@ -76,7 +76,7 @@ class MonitorHistory:
 
     def append(self, record: WindowRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {k: _finite(v) for k, v in record.as_dict().items()}
+        data = json_safe(record.as_dict())
         line = (json.dumps(data, sort_keys=True) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -84,9 +84,3 @@ class MonitorHistory:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

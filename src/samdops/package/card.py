@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from samdops.config import TrainingConfig
+from samdops.config import TrainingConfig, _Frozen
 from samdops.digest import canonical_json, sha256_bytes
 from samdops.errors import ConfigError
 from samdops.summary import format_estimate
 
 CARD_SCHEMA = "samdops.model-card/v1"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class IntendedUse(_Frozen):

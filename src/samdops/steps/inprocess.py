@@ -92,6 +92,7 @@ def run_training_in_process(
             change,
             artifact("change.html"),
             artifact("change.md"),
+            store,
         )
     summary, record = artifact("summary.md"), artifact("record.json")
     register_step(

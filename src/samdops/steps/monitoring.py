@@ -20,21 +20,20 @@ import pandas as pd
 
 from samdops._types import Array
 from samdops.atomic import atomic_write_text
-from samdops.digest import sha256_file
 from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
 from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
 from samdops.drift.concept import Baseline
 from samdops.drift.concept_monitor import ConceptMonitor
 from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
-from samdops.drift.result import json_safe
 from samdops.errors import ConfigError
 from samdops.hospital.columns import LABEL
+from samdops.jsonsafe import json_safe
 from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
 from samdops.monitoring.late_labels import SCORE, LateLabels
 from samdops.monitoring.report import html_report, markdown_summary
 from samdops.monitoring.sources import read_source
-from samdops.steps.training import ArtifactLike
+from samdops.steps.artifacts import ArtifactLike, record, verified, verified_bytes
 
 WINDOW_PLACEHOLDER = "{window}"
 RETRAIN = "retrain"
@@ -73,8 +72,7 @@ def fetch_window_step(
 def _write(frame: pd.DataFrame, artifact: ArtifactLike) -> None:
     Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(artifact.path, index=False)
-    artifact.metadata["sha256"] = sha256_file(artifact.path)
-    artifact.metadata["rows"] = len(frame)
+    record(artifact, rows=len(frame))
 
 
 def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, ScoringModel]:
@@ -112,10 +110,12 @@ def drift_monitor_step(
 ) -> dict[str, Any]:
     """Test the window against the reference (inputs and, with a model, its scores and
     performance); write the report, summary and findings; append the window to the history.
-    ``model`` is for callers that already hold the model; else ``model_ref`` is loaded."""
-    ref = pd.read_parquet(reference.path)  # fetch_window wrote all three as Parquet
-    cur = pd.read_parquet(current.path)
-    known = pd.read_parquet(labels.path)
+    ``model`` is for callers that already hold the model; else ``model_ref`` is loaded.
+    Each input must match the sha256 fetch_window recorded with it; each output records its own."""
+    # fetch_window wrote all three as Parquet
+    ref = pd.read_parquet(verified(reference, "reference data"))
+    cur = pd.read_parquet(verified(current, "current window"))
+    known = pd.read_parquet(verified(labels, "window labels"))
     model_id = ""
     if model is None and model_ref:
         model_id, model = load_monitored_model(model_ref, home, store)
@@ -204,7 +204,9 @@ def drift_monitor_step(
         result, window, ref_values, cur_values, performance=performance, records=[*past, this]
     )
     atomic_write_text(report.path, page)
+    record(report)
     atomic_write_text(summary.path, markdown_summary(result, window, performance, alerts))
+    record(summary)
     document = {
         "window": window,
         "model": model_id or None,
@@ -219,7 +221,7 @@ def drift_monitor_step(
     }
     text = json.dumps(json_safe(document), sort_keys=True, default=_json) + "\n"
     atomic_write_text(findings.path, text)
-    findings.metadata["sha256"] = sha256_file(findings.path)
+    record(findings)
     history.append(this)
     return {
         "is_drift": result.is_drift,
@@ -262,10 +264,10 @@ def record_alerts_step(
 ) -> str:
     """Record each alert of the window as an audit entry (and SIEM event). Return ``"retrain"``
     when retraining is configured (``retrain_plan_id``) and an alert is critical, else ``""``;
-    the alert's entry says whether retraining was requested and under which run."""
-    path = Path(findings.path)
-    digest = sha256_file(path)
-    document = json.loads(path.read_text(encoding="utf-8"))
+    the alert's entry says whether retraining was requested and under which run. The findings
+    are read once and must match the sha256 drift_monitor recorded with them."""
+    data, digest = verified_bytes(findings, "drift findings")
+    document = json.loads(data.decode("utf-8"))
     alerts = [Alert.from_dict(a) for a in document.get("alerts", [])]
     retrain = bool(retrain_plan_id) and any(a.severity == "critical" for a in alerts)
     sink = sink if sink is not None else _audit_sink(home, run)

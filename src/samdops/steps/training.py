@@ -8,63 +8,55 @@ and records the digest of every output. Components are one-line wrappers around
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ParamSpec, TypeVar
 
 from samdops.config import TrainingConfig
-from samdops.digest import parse_digest, sha256_file, verify_file
-from samdops.errors import DigestMismatch, GateFailed, SamdopsError
+from samdops.digest import parse_digest
+from samdops.errors import GateFailed, SamdopsError
+from samdops.steps.artifacts import ArtifactLike
+from samdops.steps.artifacts import record as _record
+from samdops.steps.artifacts import verified as _verified
 
 ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
 ACTOR_ENV = "SAMDOPS_ACTOR"  # the person who started the run (set by the CLI or the submitter)
 
-
-class ArtifactLike(Protocol):
-    """The part of ``kfp.dsl.Artifact`` the steps use."""
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def uri(self) -> str: ...
-
-    @property
-    def metadata(self) -> dict[str, Any]: ...
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def run_step(step: Callable[..., object], **kwargs: Any) -> None:
-    """Run ``step``; on a samdops error print one line (and append it to $SAMDOPS_ERROR_FILE)."""
+def run_step(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run ``step`` and return its result; on a samdops error print one line, append a record
+    naming ``step`` to $SAMDOPS_ERROR_FILE and exit with status 1.
+
+    Pass the step function itself with its arguments (not a lambda or closure around it), so
+    the error record names the real step.
+    """
     try:
-        step(**kwargs)
+        return step(*args, **kwargs)
     except SamdopsError as exc:
         line = f"samdops: error: {exc}"
         print(line, file=sys.stderr, flush=True)
         error_file = os.environ.get(ERROR_FILE_ENV)
         if error_file:
             with open(error_file, "a", encoding="utf-8") as f:
-                record = {"step": step.__name__, "type": type(exc).__name__, "error": str(exc)}
+                record = {"step": _step_name(step), "type": type(exc).__name__, "error": str(exc)}
                 f.write(json.dumps(record) + "\n")
         raise SystemExit(1) from None
 
 
-def _record(artifact: ArtifactLike, **metadata: Any) -> str:
-    digest = sha256_file(artifact.path)
-    artifact.metadata["sha256"] = digest
-    artifact.metadata.update(metadata)
-    return digest
-
-
-def _verified(artifact: ArtifactLike, what: str) -> str:
-    """The artifact's path, after checking its bytes against the digest recorded with it."""
-    recorded = artifact.metadata.get("sha256")
-    if not recorded:
-        raise DigestMismatch(f"{what} carries no sha256 digest; refusing to use unverified input")
-    verify_file(artifact.path, str(recorded), what=what)
-    return artifact.path
+def _step_name(step: Callable[..., object]) -> str:
+    """The name of the step function (through ``functools.partial`` and decorators)."""
+    while isinstance(step, functools.partial):
+        step = step.func
+    step = inspect.unwrap(step)
+    return str(getattr(step, "__name__", type(step).__name__))
 
 
 def ingest_step(
@@ -309,8 +301,13 @@ def pccp_gate_step(
     change_record: ArtifactLike,
     report: ArtifactLike,
     summary: ArtifactLike,
+    store: str = "",
 ) -> None:
-    """Compare the candidate with the released model and decide under the PCCP in force."""
+    """Compare the candidate with the released model and decide under the PCCP in force.
+
+    ``store`` is the artifact store location holding the plan file and the released model
+    (``s3://BUCKET/PREFIX``; empty: the local store in the home), as for :func:`register_step`.
+    """
     import pandas as pd
 
     from samdops.atomic import atomic_write_bytes, atomic_write_text
@@ -319,10 +316,11 @@ def pccp_gate_step(
     from samdops.pccp.gate import decide
     from samdops.pccp.plans import plan_in_force, released_model
     from samdops.pccp.report import change_html, change_markdown
+    from samdops.store import open_store
     from samdops.training.models import load_model
 
     cfg = TrainingConfig.from_json(config)
-    governed = GovernedRegistry(home or None)
+    governed = GovernedRegistry(home or None, store=open_store(store) if store else None)
     plan, plan_record = plan_in_force(governed, plan_id)
     released, released_config, released_file = released_model(governed, plan.model)
     test_path = _verified(test, "test set")

@@ -15,6 +15,7 @@ from samdops._types import Array
 from samdops.config import Criterion, EvaluationConfig, SubgroupSpec
 from samdops.digest import sha256_file
 from samdops.features.transforms import Transform
+from samdops.jsonsafe import json_safe
 from samdops.training import metrics as m
 from samdops.training.models import ModelFile, load_model
 
@@ -175,7 +176,7 @@ def apply_criteria(
                 (criterion.min is None or value >= criterion.min)
                 and (criterion.max is None or value <= criterion.max)
             )
-            shown = round(value, 6) if math.isfinite(value) else None
+            shown = json_safe(round(value, 6))
             results.append(CriterionResult(criterion.describe(), group.name, shown, ok))
     return tuple(results)
 
@@ -227,19 +228,15 @@ def evaluate(
         baseline=base,
         subgroups=subgroups,
         reliability={
-            "mean_predicted": [_round(v) for v in predicted],
-            "observed_rate": [_round(v) for v in observed],
-            "count": [_round(v) for v in count],
+            "mean_predicted": json_safe([round(float(v), 6) for v in predicted]),
+            "observed_rate": json_safe([round(float(v), 6) for v in observed]),
+            "count": json_safe([round(float(v), 6) for v in count]),
         },
         roc_curve=_roc_curve(y, score),
         confusion_matrix=[[tn, fp], [fn, tp]],
         criteria=apply_criteria(config.acceptance, overall, subgroups),
         cross_validation=cross_validation,
     )
-
-
-def _round(value: float) -> float | None:
-    return round(float(value), 6) if math.isfinite(value) else None
 
 
 def _roc_curve(y: Array, score: Array) -> dict[str, list[float]]:

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from samdops._types import Array
+from samdops.jsonsafe import json_safe
 
 MetricFn = Callable[[Array, Array], float]
 
@@ -103,11 +104,7 @@ class Estimate:
         return float(getattr(self, name))
 
     def as_dict(self) -> dict[str, float | None]:
-        return {k: _finite_or_none(v) for k, v in vars(self).items()}
-
-
-def _finite_or_none(value: float) -> float | None:
-    return None if not np.isfinite(value) else round(float(value), 6)
+        return {k: json_safe(round(float(v), 6)) for k, v in vars(self).items()}
 
 
 def bootstrap(
