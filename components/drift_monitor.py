@@ -57,26 +57,17 @@ def drift_monitor(
 ) -> None:
     """Data drift of the window, and with a registered model its score drift and performance
     (measured on arrived labels, estimated otherwise): HTML report, summary, findings."""
-    from samdops.steps.monitoring import drift_monitor_step
+    from samdops.steps.monitoring import MonitorOptions, drift_monitor_step
     from samdops.steps.training import run_step
 
+    options = MonitorOptions.from_mapping(locals())  # this component's option parameters
     outcome = run_step(
         drift_monitor_step,
         reference=reference,
         current=current,
         labels=labels,
         window=window,
-        id_column=id_column,
-        time_column=time_column,
-        admission_column=admission_column,
-        categorical=categorical,
-        ignore_columns=ignore_columns,
-        alpha=alpha,
-        correction=correction,
-        backend=backend,
-        model_ref=model_ref,
-        home=home,
-        store=store,
+        options=options,
         report=report,
         summary=summary,
         findings=findings,

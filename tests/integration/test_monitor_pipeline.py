@@ -285,6 +285,8 @@ def test_monitor_scores_with_the_registered_model_and_reports_concept_drift(
 def test_monitor_cli_scores_with_a_registered_model(sepsis_home: Path, tmp_path: Path) -> None:
     from tests.conftest import REPO
 
+    sepsis_home = _copy_home(sepsis_home, tmp_path / "home")  # the CLI keeps the window's history
+
     data = simulate_hospital(get_scenario("concept_definition"), days=8, seed=43, beds=100)
     data.day(7).drop(columns=[LABEL, LABEL_ARRIVAL]).to_parquet(tmp_path / "day7.parquet")
     data.frame[["patient_id", "Time", LABEL, LABEL_ARRIVAL]].to_parquet(tmp_path / "labels.parquet")
@@ -318,3 +320,72 @@ def test_monitor_cli_scores_with_a_registered_model(sepsis_home: Path, tmp_path:
     assert concept["labelled"]["is_drift"] is True and concept["estimated"] is None
     assert report["data_drift"]["score"] is not None
     assert concept["baseline"]["auroc"] > 0.9
+    assert report["window"] == "day7" and report["model"] == "sepsis-risk@1"
+    (history,) = (sepsis_home / "monitoring").rglob("history.jsonl")
+    assert json.loads(history.read_text().splitlines()[-1])["window"] == "day7"
+
+
+def _copy_home(home: Path, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(home, to)
+    return to
+
+
+def test_the_cli_and_the_pipeline_step_give_the_same_findings(
+    sepsis_home: Path, tmp_path: Path
+) -> None:
+    """One procedure: `samdops monitor` and the drift-monitor step, on the same window, the same
+    registered model and the same labels, each in its own copy of the home."""
+    from samdops.hospital.columns import ICULOS
+    from samdops.steps.inprocess import _Artifact
+    from samdops.steps.monitoring import MonitorOptions, drift_monitor_step, fetch_window_step
+    from tests.conftest import REPO
+
+    reference_path = REPO / "data" / "sepsis-reference.parquet"
+    reference = pd.read_parquet(reference_path)
+    data = simulate_hospital(get_scenario("lactate_mgdl"), days=6, seed=44, beds=80)
+    window = data.day(5)[list(reference.columns.drop(LABEL))]
+    window.to_parquet(tmp_path / "2026-12-01.parquet")
+    data.frame[["patient_id", "Time", LABEL, LABEL_ARRIVAL]].to_parquet(tmp_path / "labels.parquet")
+    cli_home = _copy_home(sepsis_home, tmp_path / "cli-home")
+    step_home = _copy_home(sepsis_home, tmp_path / "step-home")
+
+    done = samdops(
+        cli_home,
+        *("monitor", "--reference", str(reference_path)),
+        *("--current", str(tmp_path / "2026-12-01.parquet")),
+        *("--id-column", "patient_id", "--time-column", "Time", "--admission-column", ICULOS),
+        *("--categorical", CATEGORICAL_SPEC, "--model", "sepsis-risk@1"),
+        *("--home", str(cli_home), "--labels", str(tmp_path / "labels.parquet"), "--json"),
+    )
+    assert done.returncode == 0, done.stderr
+
+    arts = {
+        name: _Artifact(str(tmp_path / "arts" / name)) for name in ("r", "c", "l", "h", "s", "f")
+    }
+    fetch_window_step(
+        str(reference_path),
+        str(tmp_path / "{window}.parquet"),
+        str(tmp_path / "labels.parquet"),
+        "2026-12-01",
+        arts["r"],
+        arts["c"],
+        arts["l"],
+    )
+    options = MonitorOptions(
+        id_column="patient_id",
+        time_column="Time",
+        admission_column=ICULOS,
+        categorical=CATEGORICAL_SPEC,
+        model_ref="sepsis-risk@1",
+        home=str(step_home),
+    )
+    drift_monitor_step(
+        arts["r"], arts["c"], arts["l"], "2026-12-01", options, arts["h"], arts["s"], arts["f"]
+    )
+    step_findings = Path(arts["f"].path).read_text(encoding="utf-8")
+    assert done.stdout == step_findings
+    findings = json.loads(step_findings)
+    assert findings["data_drift"]["is_drift"] is True
+    assert findings["alerts"] and findings["concept_drift"]["labelled"] is not None

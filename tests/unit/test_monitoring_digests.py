@@ -16,7 +16,12 @@ import pytest
 from samdops.digest import sha256_file
 from samdops.drift.alerts import Alert
 from samdops.errors import DigestMismatch
-from samdops.steps.monitoring import drift_monitor_step, fetch_window_step, record_alerts_step
+from samdops.steps.monitoring import (
+    MonitorOptions,
+    drift_monitor_step,
+    fetch_window_step,
+    record_alerts_step,
+)
 
 DRIFT_INPUTS = {
     "reference": "reference data",
@@ -93,17 +98,7 @@ def _monitor(tmp_path: Path, inputs: dict[str, Art], outputs: dict[str, Art]) ->
     return drift_monitor_step(
         **inputs,
         window="day 1",
-        id_column="",
-        time_column="",
-        admission_column="",
-        categorical="",
-        ignore_columns="",
-        alpha=0.01,
-        correction="bonferroni",
-        backend="scipy",
-        model_ref="",
-        home=str(tmp_path / "home"),
-        store="",
+        options=MonitorOptions(home=str(tmp_path / "home")),
         **outputs,
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,13 @@ def register(subparsers: Any) -> None:
         help="score the window with this registered model (name@version) and compare its "
         "performance with the model's validated baseline (needs --id-column, --time-column)",
     )
+    monitor.add_argument(
+        "--window",
+        default="",
+        metavar="NAME",
+        help="the window's name in the model's monitoring history (default: the --current "
+        "file's name without its suffix)",
+    )
     monitor.add_argument("--home", default="", metavar="DIR", help="samdops home of the registry")
     monitor.add_argument(
         "--store", default="", metavar="LOC", help="artifact store (default: the home's)"
@@ -64,90 +70,41 @@ def register(subparsers: Any) -> None:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from samdops.drift.backends import make_detector
-    from samdops.drift.categorical import parse_categorical
-    from samdops.drift.performance import LABEL_COLUMNS
-    from samdops.jsonsafe import json_safe
     from samdops.monitoring.io import read_table
+    from samdops.steps.monitoring import MonitorOptions, findings_json, monitor_window
 
     reference = read_table(args.reference, "reference")
     current = read_table(args.current, "current")
-    # The reference names what is monitored: a window lacking one of its columns cannot be
-    # compared, while columns the reference lacks (an EHR extract carries more) are reported as
-    # untested. Label columns are not inputs: a window whose labels have not arrived lacks them.
-    missing = [c for c in reference.columns if c not in current.columns and c not in LABEL_COLUMNS]
-    if missing:
-        raise DriftInputError(
-            f"current columns do not match the reference: current lacks {', '.join(missing)}"
-        )
-    untested = [c for c in current.columns if c not in reference.columns and c not in LABEL_COLUMNS]
-    current = current.drop(columns=untested)
-    special = [c for c in (args.id_column, args.time_column) if c]
-    special += [c for c in LABEL_COLUMNS if c in reference.columns]
-    for column in [*special, *([args.admission_column] if args.admission_column else [])]:
-        if column not in reference.columns:
-            raise DriftInputError(f"column {column} is not in the reference")
-    spec = parse_categorical(args.categorical)
-    categorical = list(spec.columns)
-    features = [c for c in reference.columns if c not in special]
-    for column in features:
-        for frame, what in ((reference, "reference"), (current, "current")):
-            if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column]):
-                raise DriftInputError(
-                    f"{what} column {column} is not numeric; list it in --categorical"
-                )
-    model = None
-    if args.model:
-        if not (args.id_column and args.time_column):
-            raise DriftInputError("--model needs --id-column and --time-column to join labels")
-        from samdops.steps.monitoring import load_monitored_model
-
-        _, model = load_monitored_model(args.model, args.home, args.store)
-    detector = make_detector(
-        args.backend,
-        features,
-        categorical=categorical,
-        id_column=args.id_column,
-        time_column=args.time_column,
-        admission_column=args.admission_column,
-        alpha=args.alpha,
-        correction=args.correction,
-        scorer=None if model is None else model.score,
-        category_groups=spec.groups,
-        alert_threshold=None if model is None else model.baseline.threshold,
+    if args.model and not (args.id_column and args.time_column):
+        raise DriftInputError("--model needs --id-column and --time-column to join labels")
+    options = MonitorOptions.from_mapping({**vars(args), "model_ref": args.model or ""})
+    labels = None
+    if args.model and args.labels is not None:
+        labels = read_table(args.labels, "labels")
+    window = args.window or Path(args.current).stem
+    # The same procedure as the pipeline's drift-monitor step; a scored window is kept in the
+    # model's monitoring history (its scores and labels join later windows' late labels).
+    done = monitor_window(
+        reference, current, labels, window, options, record_history=bool(args.model)
     )
-    data = detector.fit(reference).predict(current).as_dict()
-    if model is None:
-        concept = _concept(args)
-    else:
-        from samdops.drift.performance import window_performance
-
-        labels = None if args.labels is None else read_table(args.labels, "labels")
-        concept = window_performance(
-            current,
-            model.score(current),
-            labels,
-            model.baseline,
-            id_column=args.id_column,
-            time_column=args.time_column,
-        )
-    report = {"data_drift": {**data, "untested_columns": untested}, "concept_drift": concept}
+    report = done.document
+    if not args.model:
+        report = {**report, "concept_drift": _concept(args)}
     if args.json:
-        print(json.dumps(json_safe(report), sort_keys=True))
-    else:
-        state = "DRIFT" if data["is_drift"] else "no drift"
-        print(f"data drift: {state}")
-        for finding in data["findings"]:
-            print(f"  {finding}")
-        if untested:
-            print(f"not in the reference, not tested: {', '.join(untested)}")
-        if model is not None:
-            for key, what in (("labelled", "measured"), ("estimated", "estimated (no labels)")):
-                part = concept.get(key)
-                if part:
-                    print(f"AUROC {what}: {part['auroc']:.3f} on {part['n']} rows")
+        print(findings_json(report), end="")
+        return 0
+    data = report["data_drift"]
+    print(f"data drift: {'DRIFT' if data['is_drift'] else 'no drift'}")
+    for finding in data["findings"]:
+        print(f"  {finding}")
+    if data["untested_columns"]:
+        print(f"not in the reference, not tested: {', '.join(data['untested_columns'])}")
+    concept = report["concept_drift"] or {}
+    if args.model:
+        for key, what in (("labelled", "measured"), ("estimated", "estimated (no labels)")):
+            part = concept.get(key)
+            if part:
+                print(f"AUROC {what}: {part['auroc']:.3f} on {part['n']} rows")
     return 0
 
 

@@ -7,12 +7,8 @@ that regenerating it gives the pinned digest.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from samdops.atomic import atomic_write_bytes
-from samdops.digest import sha256_bytes
 from samdops.features.sepsis_hourly import DEMOGRAPHIC_FEATURES, MEASURED
 from samdops.hospital.columns import LABEL, STAY_ID, TIME
 from samdops.tables import parquet_bytes
@@ -40,10 +36,3 @@ def reference_frame() -> pd.DataFrame:
 def reference_bytes() -> bytes:
     """The reference data as deterministic Parquet bytes."""
     return parquet_bytes(reference_frame())
-
-
-def write_reference(path: str | Path) -> str:
-    """Write the reference data to ``path`` atomically; return its sha256 digest."""
-    data = reference_bytes()
-    atomic_write_bytes(path, data)
-    return sha256_bytes(data)

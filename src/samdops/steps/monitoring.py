@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from samdops.drift.categorical import parse_categorical
 from samdops.drift.concept import Baseline
 from samdops.drift.concept_monitor import ConceptMonitor
 from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
-from samdops.errors import ConfigError
+from samdops.drift.result import DataDriftResult
+from samdops.errors import ConfigError, DriftInputError
 from samdops.hospital.columns import LABEL
 from samdops.jsonsafe import json_safe
 from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
@@ -87,68 +89,108 @@ def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, ScoringM
     return model_id, load_registered_sepsis_model(registry, model_id)
 
 
-def drift_monitor_step(
-    reference: ArtifactLike,
-    current: ArtifactLike,
-    labels: ArtifactLike,
+@dataclass(frozen=True)
+class MonitorOptions:
+    """How a window is monitored: the same options for the CLI and the pipeline step."""
+
+    id_column: str = ""
+    time_column: str = ""
+    admission_column: str = ""
+    categorical: str = ""  # NAME=COL1+COL2 tests one-hot columns as one variable
+    ignore_columns: str = ""
+    alpha: float = 0.01
+    correction: str = "bonferroni"
+    backend: str = "scipy"
+    model_ref: str = ""
+    home: str = ""
+    store: str = ""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> MonitorOptions:
+        """The options among ``values`` (a component's parameters, the CLI's arguments)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names and v is not None})
+
+
+@dataclass(frozen=True)
+class WindowMonitoring:
+    """Everything one window's monitoring found, and what the report draws."""
+
+    document: dict[str, Any]  # the findings, as written and printed
+    result: DataDriftResult
+    performance: dict[str, Any] | None
+    alerts: list[Alert]
+    records: list[WindowRecord]  # the history's recent windows, this one last
+    reference_values: dict[str, Array]
+    current_values: dict[str, Array]
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        return {
+            "is_drift": self.result.is_drift,
+            "drifted_tests": len(self.result.drifted),
+            "blamed": self.result.blamed or "",
+            "alerts": len(self.alerts),
+            "critical": any(a.severity == "critical" for a in self.alerts),
+            "auroc": _auroc(self.performance)[0],
+        }
+
+
+def monitor_window(
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    known: pd.DataFrame | None,
     window: str,
-    id_column: str,
-    time_column: str,
-    admission_column: str,
-    categorical: str,
-    ignore_columns: str,
-    alpha: float,
-    correction: str,
-    backend: str,
-    model_ref: str,
-    home: str,
-    store: str,
-    report: ArtifactLike,
-    summary: ArtifactLike,
-    findings: ArtifactLike,
+    options: MonitorOptions,
     model: ScoringModel | None = None,
-) -> dict[str, Any]:
-    """Test the window against the reference (inputs and, with a model, its scores and
-    performance); write the report, summary and findings; append the window to the history.
-    ``model`` is for callers that already hold the model; else ``model_ref`` is loaded.
-    Each input must match the sha256 fetch_window recorded with it; each output records its own."""
-    # fetch_window wrote all three as Parquet
-    ref = pd.read_parquet(verified(reference, "reference data"))
-    cur = pd.read_parquet(verified(current, "current window"))
-    known = pd.read_parquet(verified(labels, "window labels"))
+    *,
+    record_history: bool = True,
+) -> WindowMonitoring:
+    """Test window ``cur`` against ``ref`` (inputs and, with a model, its scores and
+    performance on the labels ``known`` that arrived) and, with ``record_history``, keep the
+    window, its scores and its labels in the model's monitoring history under the home.
+
+    ``model`` is for callers that already hold the model; else ``options.model_ref`` is loaded.
+    """
+    o = options
+    known = known if known is not None else pd.DataFrame()
     model_id = ""
-    if model is None and model_ref:
-        model_id, model = load_monitored_model(model_ref, home, store)
+    if model is None and o.model_ref:
+        model_id, model = load_monitored_model(o.model_ref, o.home, o.store)
     elif model is not None:
-        model_id = model_ref or "model"
-    ignored = {c for c in ignore_columns.split(",") if c} | set(LABEL_COLUMNS)
-    special = {c for c in (id_column, time_column) if c}
-    features = [c for c in ref.columns if c not in special | ignored]
-    spec = parse_categorical(categorical)
+        model_id = o.model_ref or "model"
+    ignored = {c for c in o.ignore_columns.split(",") if c} | set(LABEL_COLUMNS)
+    special = {c for c in (o.id_column, o.time_column) if c}
+    spec = parse_categorical(o.categorical)
+    features = _check_columns(ref, cur, special, ignored, o.admission_column, spec.columns)
     categories = [c for c in spec.columns if c in features]
-    history = MonitorHistory(history_path(home, model_id))
-    past = history.recent()
+    history = MonitorHistory(history_path(o.home, model_id))
+    past = history.recent() if record_history else []
     stream = LateLabels(
         history.path.parent / "labels",
-        id_column=id_column,
-        time_column=time_column,
+        id_column=o.id_column,
+        time_column=o.time_column,
         label_column=LABEL,
     )
     scorer = None
     if model is not None:
-        if not (id_column and time_column):
+        if not (o.id_column and o.time_column):
             raise ConfigError("a scored window needs id_column and time_column to join labels")
-        earlier = stream.previous_rows([r.window for r in past], window, cur[id_column].unique())
+        earlier = (
+            stream.previous_rows([r.window for r in past], window, cur[o.id_column].unique())
+            if record_history
+            else None
+        )
         scorer = _WindowScorer(model.score, cur, earlier)
     detector = make_detector(
-        backend,
+        o.backend,
         features,
         categorical=categories,
-        id_column=id_column or None,
-        time_column=time_column or None,
-        admission_column=admission_column if admission_column in features else None,
-        alpha=alpha,
-        correction=correction,
+        id_column=o.id_column or None,
+        time_column=o.time_column or None,
+        admission_column=o.admission_column if o.admission_column in features else None,
+        alpha=o.alpha,
+        correction=o.correction,
         scorer=scorer,
         category_groups={
             name: cols for name, cols in spec.groups.items() if set(cols) <= set(features)
@@ -163,31 +205,32 @@ def drift_monitor_step(
             scorer(cur),
             known if len(known) else None,
             model.baseline,
-            id_column=id_column,
-            time_column=time_column,
+            id_column=o.id_column,
+            time_column=o.time_column,
         )
-        performance["sequential"] = _sequential(
-            stream,
-            ConceptMonitor(
-                Baseline(
-                    auroc=float(model.baseline.auroc),
-                    alert_rate=float(model.baseline.alert_rate),
-                    threshold=float(model.baseline.threshold),
+        if record_history:
+            performance["sequential"] = _sequential(
+                stream,
+                ConceptMonitor(
+                    Baseline(
+                        auroc=float(model.baseline.auroc),
+                        alert_rate=float(model.baseline.alert_rate),
+                        threshold=float(model.baseline.threshold),
+                    ),
+                    features,
+                    id_column=o.id_column,
+                    label_column=LABEL,
+                    alpha=o.alpha,
+                    correction=o.correction,
                 ),
-                features,
-                id_column=id_column,
-                label_column=LABEL,
-                alpha=alpha,
-                correction=correction,
-            ),
-            ref,
-            cur.assign(**{SCORE: scorer(cur)})[[id_column, time_column, SCORE, *features]],
-            known,
-            window,
-            [r.window for r in past],
-        )
+                ref,
+                cur.assign(**{SCORE: scorer(cur)})[[o.id_column, o.time_column, SCORE, *features]],
+                known,
+                window,
+                [r.window for r in past],
+            )
         performance["is_drift"] = bool(
-            performance["is_drift"] or (performance["sequential"] or {}).get("is_drift")
+            performance["is_drift"] or (performance.get("sequential") or {}).get("is_drift")
         )
     alerts = [
         a
@@ -198,15 +241,6 @@ def drift_monitor_step(
         if a is not None
     ]
     this = _window_record(window, result.tests, performance, bool(result.is_drift or alerts))
-    ref_values = {f: ref[f].to_numpy(dtype=float) for f in features if f not in categories}
-    cur_values = {f: cur[f].to_numpy(dtype=float) for f in features if f not in categories}
-    page = html_report(
-        result, window, ref_values, cur_values, performance=performance, records=[*past, this]
-    )
-    atomic_write_text(report.path, page)
-    record(report)
-    atomic_write_text(summary.path, markdown_summary(result, window, performance, alerts))
-    record(summary)
     document = {
         "window": window,
         "model": model_id or None,
@@ -219,18 +253,91 @@ def drift_monitor_step(
         "concept_drift": performance,
         "alerts": [a.as_dict() for a in alerts],
     }
-    text = json.dumps(json_safe(document), sort_keys=True, default=_json) + "\n"
-    atomic_write_text(findings.path, text)
+    if record_history:
+        history.append(this)
+    return WindowMonitoring(
+        document=document,
+        result=result,
+        performance=performance,
+        alerts=alerts,
+        records=[*past, this],
+        reference_values={f: ref[f].to_numpy(dtype=float) for f in features if f not in categories},
+        current_values={f: cur[f].to_numpy(dtype=float) for f in features if f not in categories},
+    )
+
+
+def findings_json(document: dict[str, Any]) -> str:
+    """The findings as written by the step and printed by ``samdops monitor --json``."""
+    return json.dumps(json_safe(document), sort_keys=True, default=_json) + "\n"
+
+
+def _check_columns(
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    special: set[str],
+    ignored: set[str],
+    admission_column: str,
+    categorical: Sequence[str],
+) -> list[str]:
+    """The reference's feature columns, after checking that the window can be compared.
+
+    The reference names what is monitored: a window lacking one of its columns cannot be
+    compared, while columns the reference lacks (an EHR extract carries more) are reported as
+    untested. Label columns are not inputs: a window whose labels have not arrived lacks them.
+    """
+    missing = [c for c in ref.columns if c not in cur.columns and c not in ignored]
+    if missing:
+        raise DriftInputError(
+            f"current columns do not match the reference: current lacks {', '.join(missing)}"
+        )
+    for column in sorted(special) + ([admission_column] if admission_column else []):
+        if column not in ref.columns:
+            raise DriftInputError(f"column {column} is not in the reference")
+    features = [c for c in ref.columns if c not in special | ignored]
+    for column in features:
+        for frame, what in ((ref, "reference"), (cur, "current")):
+            if column not in categorical and not pd.api.types.is_numeric_dtype(frame[column]):
+                raise DriftInputError(
+                    f"{what} column {column} is not numeric; list it in --categorical"
+                )
+    return features
+
+
+def drift_monitor_step(
+    reference: ArtifactLike,
+    current: ArtifactLike,
+    labels: ArtifactLike,
+    window: str,
+    options: MonitorOptions,
+    report: ArtifactLike,
+    summary: ArtifactLike,
+    findings: ArtifactLike,
+    model: ScoringModel | None = None,
+) -> dict[str, Any]:
+    """:func:`monitor_window` on the fetched window; write the report, summary and findings.
+    Each input must match the sha256 fetch_window recorded with it; each output records its own."""
+    # fetch_window wrote all three as Parquet
+    ref = pd.read_parquet(verified(reference, "reference data"))
+    cur = pd.read_parquet(verified(current, "current window"))
+    known = pd.read_parquet(verified(labels, "window labels"))
+    done = monitor_window(ref, cur, known, window, options, model)
+    page = html_report(
+        done.result,
+        window,
+        done.reference_values,
+        done.current_values,
+        performance=done.performance,
+        records=done.records,
+    )
+    atomic_write_text(report.path, page)
+    record(report)
+    atomic_write_text(
+        summary.path, markdown_summary(done.result, window, done.performance, done.alerts)
+    )
+    record(summary)
+    atomic_write_text(findings.path, findings_json(done.document))
     record(findings)
-    history.append(this)
-    return {
-        "is_drift": result.is_drift,
-        "drifted_tests": len(result.drifted),
-        "blamed": result.blamed or "",
-        "alerts": len(alerts),
-        "critical": any(a.severity == "critical" for a in alerts),
-        "auroc": _auroc(performance)[0],
-    }
+    return done.outcome
 
 
 def _sequential(

@@ -73,10 +73,6 @@ class Evaluation:
     def gate_passed(self) -> bool:
         return all(c.passed is not False for c in self.criteria)
 
-    @property
-    def failed_criteria(self) -> tuple[CriterionResult, ...]:
-        return tuple(c for c in self.criteria if c.passed is False)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "model_sha256": self.model_sha256,
