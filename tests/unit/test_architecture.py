@@ -140,3 +140,19 @@ def test_kfp_is_imported_only_by_entry_points_and_cluster() -> None:
             if any(n.split(".")[0] == "kfp" for n in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_environment_variables_are_read_only_in_settings() -> None:
+    offenders = []
+    for module, path in _modules().items():
+        if module == "samdops.settings":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                and node.attr in {"environ", "getenv", "environb", "putenv"}
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: os.{node.attr}")
+    assert not offenders, "read it through samdops.settings:\n" + "\n".join(offenders)

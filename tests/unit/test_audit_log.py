@@ -29,10 +29,10 @@ from samdops.audit import (
     Target,
     sign_checkpoint,
 )
-from samdops.audit.checkpoint import utc_now_ms
 from samdops.audit.entry import GENESIS, decode_entry, encode_entry
 from samdops.audit.export import entry_proof, export_log, verify_entry_proof, verify_export
 from samdops.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
+from samdops.clock import utc_timestamp
 from samdops.errors import AuditError, AuditVerificationError, CheckpointInvalid, ConfigError
 
 SIZE = 10
@@ -513,7 +513,7 @@ def test_private_key_is_private(tmp_path: Path, signer: LocalEd25519Signer) -> N
 
 
 def test_checkpoint_time_format() -> None:
-    assert len(utc_now_ms()) == 24
+    assert len(utc_timestamp()) == 24
 
 
 # -- single-entry proofs carried by other records -----------------------------------------------

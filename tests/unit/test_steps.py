@@ -10,8 +10,9 @@ import pytest
 from samdops.config import TrainingConfig
 from samdops.digest import sha256_file
 from samdops.errors import DigestMismatch
+from samdops.settings import ERROR_FILE_ENV
 from samdops.steps.inprocess import _Artifact
-from samdops.steps.training import ERROR_FILE_ENV, run_step, train_step
+from samdops.steps.training import run_step, train_step
 
 
 def _artifact(path: Path, content: bytes, digest: str | None = None) -> _Artifact:

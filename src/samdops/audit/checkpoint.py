@@ -21,19 +21,13 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from samdops.audit.signer import Signer, key_id_for, verify_signature
+from samdops.clock import utc_timestamp
 from samdops.errors import CheckpointInvalid, SignatureInvalid
 
 _SIG_PREFIX = "\u2014 "
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-def utc_now_ms() -> str:
-    """The current UTC time as RFC 3339 with milliseconds."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -111,7 +105,7 @@ class Checkpoint:
 
 def sign_checkpoint(origin: str, size: int, root: bytes, signer: Signer) -> Checkpoint:
     """Sign a checkpoint for ``size`` and ``root`` at the current time."""
-    unsigned = Checkpoint(origin, size, root, utc_now_ms(), signer.key_id, b"")
+    unsigned = Checkpoint(origin, size, root, utc_timestamp(), signer.key_id, b"")
     return Checkpoint(
         origin, size, root, unsigned.time, signer.key_id, signer.sign(unsigned.body())
     )

@@ -26,9 +26,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from samdops.clock import utc_timestamp
 from samdops.errors import AuditError
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -217,11 +218,9 @@ class EventDraft:
 
     def stamp(self) -> AuditEvent:
         """The event with a fresh uuid4 id and the current UTC time (called by the log only)."""
-        now = datetime.now(UTC)
-        time = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         return AuditEvent(
             id=str(uuid.uuid4()),
-            time=time,
+            time=utc_timestamp(),
             actor=self.actor,
             action=self.action,
             target=self.target,

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from samdops.atomic import atomic_write_bytes, atomic_write_text
-from samdops.audit.checkpoint import Checkpoint, utc_now_ms
+from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.entry import GENESIS, AuditRecord, decode_entry
 from samdops.audit.event import Action
 from samdops.audit.log import AuditLog
 from samdops.audit.merkle import verify_inclusion
+from samdops.clock import utc_timestamp
 from samdops.errors import AuditError, AuditVerificationError, CheckpointInvalid, VerificationError
 
 CHECKPOINT_FILE = "checkpoint.note"
@@ -142,7 +143,7 @@ def render_report(records: list[AuditRecord], checkpoint: Checkpoint) -> str:
         f"entries:     {checkpoint.size}",
         f"root:        sha256:{checkpoint.root.hex()}",
         f"checkpoint:  {checkpoint.time} signed by {checkpoint.key_id}",
-        f"exported:    {utc_now_ms()}",
+        f"exported:    {utc_timestamp()}",
         "verify:      samdops audit verify --export <this directory> --public-key <trusted pem>",
         "",
     ]

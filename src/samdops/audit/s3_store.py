@@ -21,11 +21,12 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from urllib3.exceptions import HTTPError
 
+from samdops.clock import object_lock_date, utc_now
 from samdops.errors import AuditError
 
 _ENTRY_RE = re.compile(r"(\d{12})\.entry$")
@@ -103,11 +104,9 @@ class S3EntryStore:
             "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
         }
         if self.retention_days:
-            until = datetime.now(UTC) + timedelta(days=self.retention_days)
+            until = utc_now() + timedelta(days=self.retention_days)
             headers["x-amz-object-lock-mode"] = self.retention_mode
-            headers["x-amz-object-lock-retain-until-date"] = until.strftime(
-                "%Y-%m-%dT%H:%M:%S.000Z"
-            )
+            headers["x-amz-object-lock-retain-until-date"] = object_lock_date(until)
         try:
             self._client._execute("PUT", self.bucket, key, body=data, headers=headers)
         except S3Error as exc:

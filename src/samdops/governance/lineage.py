@@ -9,7 +9,6 @@ from __future__ import annotations
 import platform
 import subprocess
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +62,3 @@ def code_version() -> CodeVersion:
         lock_sha256=lock,
         python=platform.python_version(),
     )
-
-
-def utc_now() -> str:
-    """The current UTC time as RFC 3339 with milliseconds, e.g. 2026-11-28T13:45:00.123Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from samdops.atomic import atomic_write_bytes
+from samdops.clock import utc_timestamp as utc_now
 from samdops.digest import canonical_json, parse_digest
 from samdops.errors import RegistryError
-from samdops.governance.lineage import utc_now
 from samdops.settings import samdops_home
 from samdops.store import ArtifactStore
 from samdops.store.local import LocalStore

@@ -20,6 +20,7 @@ from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
 from samdops.audit.siem import EventSink, sink_from_url
 from samdops.audit.signer import Signer
+from samdops.clock import utc_timestamp as utc_now
 from samdops.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -35,7 +36,6 @@ from samdops.governance.lifecycle import (
     check_transition,
     histories,
 )
-from samdops.governance.lineage import utc_now
 from samdops.governance.records import LocalRegistry, RegistryRecord
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.signatures import Meaning, record_digest, sign_record

@@ -11,21 +11,18 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from samdops import settings
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
 from samdops.errors import GateFailed, SamdopsError
 from samdops.steps.artifacts import ArtifactLike
 from samdops.steps.artifacts import record as _record
 from samdops.steps.artifacts import verified as _verified
-
-ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
-ACTOR_ENV = "SAMDOPS_ACTOR"  # the person who started the run (set by the CLI or the submitter)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,7 +40,7 @@ def run_step(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     except SamdopsError as exc:
         line = f"samdops: error: {exc}"
         print(line, file=sys.stderr, flush=True)
-        error_file = os.environ.get(ERROR_FILE_ENV)
+        error_file = settings.error_file()
         if error_file:
             with open(error_file, "a", encoding="utf-8") as f:
                 record = {"step": _step_name(step), "type": type(exc).__name__, "error": str(exc)}
@@ -116,7 +113,7 @@ def train_step(
 
     The config's feature transform, if any, turns the training rows into the model's inputs.
     """
-    from samdops.governance.lineage import utc_now
+    from samdops.clock import utc_timestamp as utc_now
     from samdops.training.train import train_from_config
 
     cfg = TrainingConfig.from_json(config)
@@ -208,7 +205,7 @@ def register_step(
 
     governed = GovernedRegistry(home or None, store=open_store(store) if store else None)
     registry = governed.registry
-    trained_by = os.environ.get(ACTOR_ENV) or "unknown"
+    trained_by = settings.actor() or "unknown"
     inputs = {
         "dataset": (dataset, "typed dataset"),
         "train": (train, "training set"),

@@ -54,6 +54,7 @@ from minio.versioningconfig import VersioningConfig
 from urllib3 import BaseHTTPResponse
 
 from samdops import settings as samdops_settings
+from samdops.clock import object_lock_date
 from samdops.digest import parse_digest
 from samdops.errors import ConfigError, DigestMismatch, StoreError
 from samdops.retry import GaveUp, RetryPolicy, retry_call
@@ -365,10 +366,8 @@ class S3Store:
         }
         if retention is not None:
             headers["x-amz-object-lock-mode"] = str(retention.mode)
-            until = retention.retain_until_date.astimezone(dt.UTC)
-            headers["x-amz-object-lock-retain-until-date"] = until.strftime(
-                "%Y-%m-%dT%H:%M:%S.000Z"
-            )
+            until = retention.retain_until_date
+            headers["x-amz-object-lock-retain-until-date"] = object_lock_date(until)
 
         def upload() -> Any:
             try:
