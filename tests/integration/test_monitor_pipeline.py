@@ -137,6 +137,7 @@ def test_critical_alert_retrains_through_the_gate_and_releases_nothing(
             run="monitor-week-48",
             id_column="",
             time_column="",
+            admission_column="",  # the default (ICULOS) is the ICU's; Pima has no such column
             categorical="",
             ignore_columns="Outcome",
             retrain_plan_id=NAME,
@@ -179,6 +180,7 @@ def test_no_critical_alert_no_retraining(released_home: Path, tmp_path: Path) ->
             home=str(home),
             id_column="",
             time_column="",
+            admission_column="",  # the default (ICULOS) is the ICU's; Pima has no such column
             categorical="",
             ignore_columns="Outcome",
             retrain_plan_id=NAME,

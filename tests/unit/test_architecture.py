@@ -156,3 +156,14 @@ def test_environment_variables_are_read_only_in_settings() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: os.{node.attr}")
     assert not offenders, "read it through samdops.settings:\n" + "\n".join(offenders)
+
+
+def test_paths_into_the_checkout_point_at_it() -> None:
+    """Modules that find files of the checkout by their own location (moved modules break it)."""
+    from samdops.cluster.images import DIGESTS_LOCK
+    from samdops.governance import lineage
+    from samdops.package.export import default_lock_path
+
+    assert DIGESTS_LOCK.parent == ROOT / "images"
+    assert lineage._SOURCE_ROOT == ROOT
+    assert default_lock_path() == ROOT / "requirements" / "app.lock"

@@ -15,7 +15,7 @@ from samdops import settings
 from samdops.errors import ConfigError, PipelineError
 
 DEV_IMAGE = "localhost/samdops-component:dev"
-DIGESTS_LOCK = Path(__file__).resolve().parents[2] / "images" / "digests.lock"
+DIGESTS_LOCK = Path(__file__).resolve().parents[3] / "images" / "digests.lock"
 _PINNED = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 
 

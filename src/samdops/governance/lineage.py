@@ -15,7 +15,7 @@ from typing import Any
 from samdops import __version__, settings
 from samdops.digest import sha256_file
 
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout, for an editable install
+_SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the checkout, for an editable install
 
 
 @dataclass(frozen=True)
