@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR, Audit
 from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
 from samdops.sepsis.model import SepsisModel, train_sepsis_model
 from samdops.steps.artifacts import record
+from samdops.steps.inprocess import _Artifact as Art
 from samdops.steps.monitoring import (
     RETRAIN,
     MonitorOptions,
@@ -40,18 +40,6 @@ from tests.cli_helpers import samdops
 from tests.unit.test_siem import parse_cef, udp_listener  # noqa: F401  (a fixture)
 
 WINDOW_DAY = 7
-
-
-@dataclass
-class Art:
-    """What a KFP artifact offers a step: a path, a URI and metadata."""
-
-    path: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def uri(self) -> str:
-        return self.path
 
 
 @pytest.fixture(scope="module")

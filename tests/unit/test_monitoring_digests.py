@@ -5,7 +5,6 @@ refused with one line naming the input, before anything is written or emitted.""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from samdops.digest import sha256_file
 from samdops.drift.alerts import Alert
 from samdops.errors import DigestMismatch
+from samdops.steps.inprocess import _Artifact as Art
 from samdops.steps.monitoring import (
     MonitorOptions,
     drift_monitor_step,
@@ -28,18 +28,6 @@ DRIFT_INPUTS = {
     "current": "current window",
     "labels": "window labels",
 }
-
-
-@dataclass
-class Art:
-    """What a KFP artifact offers a step: a path, a URI and metadata."""
-
-    path: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def uri(self) -> str:
-        return self.path
 
 
 class _Sink:
