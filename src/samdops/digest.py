@@ -42,11 +42,19 @@ def parse_digest(value: str) -> str:
 
 def verify_file(path: str | Path, expected: str, what: str | None = None) -> str:
     """Check that the file at ``path`` hashes to ``expected``; return the digest or raise."""
+    return _check(sha256_file(path), expected, what or str(path))
+
+
+def verify_bytes(data: bytes, expected: str, what: str) -> str:
+    """Check that ``data`` hashes to ``expected``; return the digest or raise."""
+    return _check(sha256_bytes(data), expected, what)
+
+
+def _check(got: str, expected: str, what: str) -> str:
     want = parse_digest(expected)
-    got = sha256_file(path)
     if got != want:
         raise DigestMismatch(
-            f"{what or path} has digest {got}, expected {want}; "
+            f"{what} has digest {got}, expected {want}; "
             "the file changed or the wrong file was given"
         )
     return got

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from samdops.atomic import atomic_write_bytes
-from samdops.clock import utc_timestamp as utc_now
+from samdops.clock import utc_timestamp
 from samdops.digest import canonical_json, parse_digest
 from samdops.errors import RegistryError
 from samdops.settings import samdops_home
@@ -83,7 +83,7 @@ class LocalRegistry:
         document = {
             "schema": TEST_SET_SCHEMA,
             "sha256": parse_digest(digest),
-            "registered_at": utc_now(),
+            "registered_at": utc_timestamp(),
             "run": run,
             "rows": rows,
         }
@@ -120,7 +120,7 @@ class LocalRegistry:
                 "schema": RECORD_SCHEMA,
                 "name": name,
                 "version": version,
-                "registered_at": utc_now(),
+                "registered_at": utc_timestamp(),
                 **fields,
             }
             try:

@@ -20,7 +20,7 @@ from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
 from samdops.audit.siem import EventSink, sink_from_url
 from samdops.audit.signer import Signer
-from samdops.clock import utc_timestamp as utc_now
+from samdops.clock import utc_timestamp
 from samdops.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -215,7 +215,7 @@ class GovernedRegistry:
             meaning=meaning,
             signer_id=who.user.id,
             name=who.user.name,
-            signed_at=utc_now(),
+            signed_at=utc_timestamp(),
             key=self.esign_key,
         )
         details = {f"sig.{k}": v for k, v in signature.as_dict().items()}

@@ -18,11 +18,11 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from samdops import errors, settings
 from samdops.atomic import atomic_write_bytes
+from samdops.clock import utc_timestamp
 from samdops.cluster.kube import local_execution
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
@@ -83,8 +83,7 @@ class _ProgressStream(io.TextIOBase):
 
 def new_run_name(prefix: str = "train") -> str:
     """A run name from the UTC time, e.g. ``train-20261128T134802123Z``."""
-    now = datetime.now(UTC)
-    return f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}Z"
+    return f"{prefix}-{utc_timestamp(compact=True)}"
 
 
 def _raise_step_error(error_file: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from samdops.digest import parse_digest, sha256_bytes, sha256_file, verify_file
+from samdops.digest import parse_digest, sha256_file, verify_bytes, verify_file
 from samdops.errors import DigestMismatch, VerificationError
 
 
@@ -60,10 +60,4 @@ def verified_bytes(artifact: ArtifactLike, what: str) -> tuple[bytes, str]:
     expected = _recorded(artifact, what)
     with open(artifact.path, "rb") as f:
         data = f.read()
-    got = sha256_bytes(data)
-    if got != expected:  # the same words as digest.verify_file
-        raise DigestMismatch(
-            f"{what} has digest {got}, expected {expected}; "
-            "the file changed or the wrong file was given"
-        )
-    return data, got
+    return data, verify_bytes(data, expected, what)

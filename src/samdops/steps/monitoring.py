@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from samdops._types import Array
 from samdops.atomic import atomic_write_text
+from samdops.clock import utc_now
 from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
 from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
@@ -45,7 +46,7 @@ def resolve_window(window: str, now: datetime | None = None) -> str:
     """``window``, or yesterday's UTC date (``YYYY-MM-DD``) when empty (scheduled runs)."""
     if window.strip():
         return window.strip()
-    return ((now or datetime.now(UTC)) - timedelta(days=1)).strftime("%Y-%m-%d")
+    return ((now or utc_now()) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 def fetch_window_step(
@@ -121,8 +122,7 @@ class WindowMonitoring:
     performance: dict[str, Any] | None
     alerts: list[Alert]
     records: list[WindowRecord]  # the history's recent windows, this one last
-    reference_values: dict[str, Array]
-    current_values: dict[str, Array]
+    plotted: list[str]  # the numeric features the report draws
 
     @property
     def outcome(self) -> dict[str, Any]:
@@ -261,8 +261,7 @@ def monitor_window(
         performance=performance,
         alerts=alerts,
         records=[*past, this],
-        reference_values={f: ref[f].to_numpy(dtype=float) for f in features if f not in categories},
-        current_values={f: cur[f].to_numpy(dtype=float) for f in features if f not in categories},
+        plotted=[f for f in features if f not in categories],
     )
 
 
@@ -324,8 +323,8 @@ def drift_monitor_step(
     page = html_report(
         done.result,
         window,
-        done.reference_values,
-        done.current_values,
+        {f: ref[f].to_numpy(dtype=float) for f in done.plotted},
+        {f: cur[f].to_numpy(dtype=float) for f in done.plotted},
         performance=done.performance,
         records=done.records,
     )

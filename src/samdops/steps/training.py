@@ -113,11 +113,11 @@ def train_step(
 
     The config's feature transform, if any, turns the training rows into the model's inputs.
     """
-    from samdops.clock import utc_timestamp as utc_now
+    from samdops.clock import utc_timestamp
     from samdops.training.train import train_from_config
 
     cfg = TrainingConfig.from_json(config)
-    trained_at = utc_now()
+    trained_at = utc_timestamp()
     result = train_from_config(_verified(train, "training set"), cfg, model.path, baseline.path)
     cv = [
         {"family": c.family, "folds": c.folds, "auroc": list(c.auroc_per_fold)}
