@@ -50,7 +50,8 @@ from samdops.hospital.columns import (
     STAY_ID,
     TIME,
 )
-from samdops.sepsis.model import SepsisModel, train_sepsis_model
+from samdops.monitoring.scoring import MonitoredModel
+from samdops.sepsis.model import train_sepsis_model
 
 DATA_DAYS = 6  # onset at day 3: three windows before, three after
 CONTROL_DAYS = 31  # the first day is burn-in: 30 monitored days
@@ -109,7 +110,7 @@ def _detector(reference: pd.DataFrame, threshold: float) -> ScipyDriftDetector:
     ).fit(reference)
 
 
-def _scored(model: SepsisModel, frame: pd.DataFrame) -> pd.DataFrame:
+def _scored(model: MonitoredModel, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(score=model.score(frame))
 
 
@@ -309,7 +310,7 @@ def _print_table(rows: list[list[str]]) -> None:
         print(line(row))
 
 
-def _speed(model: SepsisModel) -> None:
+def _speed(model: MonitoredModel) -> None:
     """One day of a 500-bed hospital, and memory over a stream of windows."""
     reference = _scored(
         model, simulate_hospital(get_scenario("no_drift"), days=7, seed=5, beds=500).frame

@@ -10,7 +10,7 @@ from samdops.components._image import COMPONENT_IMAGE
 def evaluate(
     config: str,
     model: Input[Model],
-    baseline: Input[Model],
+    comparator: Input[Model],
     test: Input[Dataset],
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
@@ -23,7 +23,7 @@ def evaluate(
         evaluate_step,
         config=config,
         model=model,
-        baseline=baseline,
+        comparator=comparator,
         test=test,
         evaluation=evaluation,
         metrics=metrics,

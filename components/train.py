@@ -1,4 +1,4 @@
-"""train: the configured model and its baseline, deterministic to the byte."""
+"""train: the configured model and its comparator, deterministic to the byte."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
@@ -8,9 +8,9 @@ from samdops.components._image import COMPONENT_IMAGE
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def train(
-    config: str, train: Input[Dataset], model: Output[Model], baseline: Output[Model]
+    config: str, train: Input[Dataset], model: Output[Model], comparator: Output[Model]
 ) -> None:
-    """Fit the model and the baseline on the training set; record cross-validated AUROC."""
+    """Fit the model and the comparator on the training set; record cross-validated AUROC."""
     from samdops.steps.training import run_step, train_step
 
-    run_step(train_step, config=config, train=train, model=model, baseline=baseline)
+    run_step(train_step, config=config, train=train, model=model, comparator=comparator)

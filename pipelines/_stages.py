@@ -30,7 +30,7 @@ class Trained:
             "test": self.ingested.outputs["test"],
             "validation_report": self.validated.outputs["report"],
             "model": self.trained.outputs["model"],
-            "baseline": self.trained.outputs["baseline"],
+            "comparator": self.trained.outputs["comparator"],
             "evaluation": self.evaluated.outputs["evaluation"],
         }
 
@@ -45,6 +45,7 @@ def train_and_evaluate(
         reimport=False,
         metadata={"sha256": data_sha256},
     ).set_display_name(source_name)
+    source.set_caching_options(False)  # the object at a URI can change; ingest checks its digest
     ingested = ingest(
         config=config, source=source.output, expected_sha256=data_sha256, home=home, run=run
     )
@@ -55,7 +56,7 @@ def train_and_evaluate(
     evaluated = evaluate(
         config=config,
         model=trained.outputs["model"],
-        baseline=trained.outputs["baseline"],
+        comparator=trained.outputs["comparator"],
         test=ingested.outputs["test"],
     )
     for task, step in (

@@ -39,8 +39,8 @@ def run_summary_markdown(record: dict[str, Any], evaluation: dict[str, Any]) -> 
         "",
         *metrics_table(record["metrics"]),
         "",
-        f"Baseline ({evaluation['baseline']['name']}) AUROC: "
-        f"{format_estimate(evaluation['baseline']['metrics']['auroc'])}",
+        f"Comparator ({evaluation['comparator']['name']}) AUROC: "
+        f"{format_estimate(evaluation['comparator']['metrics']['auroc'])}",
         "",
         "## Cross-validation on the training set (AUROC)",
         "",

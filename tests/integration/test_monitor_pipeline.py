@@ -191,6 +191,71 @@ def test_no_critical_alert_no_retraining(released_home: Path, tmp_path: Path) ->
     assert not (_run_dir(tmp_path / "root") / "ingest").exists()
 
 
+def test_the_pima_model_is_monitored_with_its_own_scores_and_late_labels(
+    released_home: Path, tmp_path: Path
+) -> None:
+    """No stays and no hours: rows are patients, labels join on the record id alone, the
+    config's label (Outcome) is the label, and the validated baseline is the registered one."""
+    home = _copy_home(released_home, tmp_path / "home")
+    reference = pd.read_csv(PIMA_CSV).assign(record_id=range(768))
+    reference.to_parquet(tmp_path / "reference.parquet")
+    cohort = pd.read_csv(PIMA_CSV).sample(500, random_state=11).reset_index(drop=True)
+    cohort["record_id"] = range(10_000, 10_500)
+    cohort.drop(columns=["Outcome"]).to_parquet(tmp_path / "control.parquet")
+    cohort.drop(columns=["Outcome"]).to_parquet(tmp_path / "relabelled.parquet")
+    arrived = cohort.iloc[:350][["record_id", "Outcome"]].assign(**{LABEL_ARRIVAL: 1.0})
+    arrived.to_parquet(tmp_path / "control-labels.parquet")
+    # The outcome now means something else (a new definition): the model's ranking is wrong.
+    flipped = arrived.assign(Outcome=1 - arrived["Outcome"])
+    flipped.to_parquet(tmp_path / "relabelled-labels.parquet")
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    from samdops.pipelines.monitoring import monitoring_pipeline
+
+    for window in ("control", "relabelled"):
+        with local_execution():
+            monitoring_pipeline(
+                reference_path=str(tmp_path / "reference.parquet"),
+                current_path=str(tmp_path / "{window}.parquet"),
+                labels_path=str(tmp_path / "{window}-labels.parquet"),
+                window=window,
+                model_ref=f"{NAME}@1",
+                home=str(home),
+                run=f"monitor-{window}",
+                id_column="record_id",
+                time_column="",
+                admission_column="",
+                categorical="",
+            )
+
+    runs = sorted((tmp_path / "root").iterdir(), key=lambda p: p.stat().st_mtime)
+    control, relabelled = (json.loads((r / "drift-monitor" / "findings").read_text()) for r in runs)
+    validated = GovernedRegistry(home, sinks=[]).get(f"{NAME}@1").record.document["metrics"]
+    for findings in (control, relabelled):
+        assert findings["model"] == f"{NAME}@1"
+        concept = findings["concept_drift"]
+        assert concept["baseline"]["auroc"] == validated["auroc"]["point"]
+        assert concept["baseline"]["calibration_slope"] == validated["calibration_slope"]["point"]
+        assert (concept["n_labelled"], concept["n_unlabelled"]) == (350, 150)
+        assert concept["estimated"]["estimated"] is True
+        assert findings["data_drift"]["score"] is not None  # the model's own scores were tested
+        assert "Outcome" not in findings["data_drift"]["untested_columns"]
+    print(
+        f"Pima monitoring: validated AUROC {validated['auroc']['point']:.3f}; labelled AUROC "
+        f"{control['concept_drift']['labelled']['auroc']:.3f} (control), "
+        f"{relabelled['concept_drift']['labelled']['auroc']:.3f} (relabelled)"
+    )
+    assert control["concept_drift"]["labelled"]["auroc"] > 0.75
+    assert control["concept_drift"]["is_drift"] is False
+    assert not [a for a in control["alerts"] if a["kind"] == "concept_drift"]
+    assert relabelled["concept_drift"]["labelled"]["auroc"] < 0.3
+    assert relabelled["concept_drift"]["labelled"]["is_drift"] is True
+    kinds = {(a["kind"], a["severity"]) for a in relabelled["alerts"]}
+    assert ("concept_drift", "critical") in kinds
+    entries = [a for a in _alerts(home) if a["details"]["alert_kind"] == "concept_drift"]
+    assert [e["source"]["ref"] for e in entries] == ["monitor-relabelled"]
+    assert entries[0]["details"]["model"] == f"{NAME}@1"
+
+
 def test_window_and_labels_are_read_from_s3(
     s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -170,3 +170,36 @@ def test_registry_cli_lists_and_shows(trained: tuple[Path, list[str]]) -> None:
     missing = samdops(home, "registry", "show", "nope")
     assert missing.returncode == 2
     assert missing.stderr.startswith("samdops: error: no model named 'nope' in the registry")
+
+
+def test_with_caching_on_the_same_parameters_register_a_new_version_every_time(
+    tmp_path: Path,
+) -> None:
+    """The same parameters twice (the same run name included) with kfp.local's caching asked
+    for: register is compiled with caching off (tests/unit/test_caching.py), so the second run
+    registers version 2 and never replays version 1's result."""
+    from kfp import local
+
+    from samdops.cluster.kube import local_execution
+    from samdops.pipelines.training import training_pipeline
+
+    home = tmp_path / "home"
+    config = load_config(default_config_path())
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(tmp_path / "root"),
+        enable_caching=True,
+    )
+    params = {
+        "config": config.to_json(),
+        "data_uri": str(PIMA_CSV),
+        "data_sha256": PIMA_SHA256,
+        "home": str(home),
+        "run": "same-run",
+    }
+    for _ in range(2):
+        with local_execution():
+            training_pipeline(**params)
+    records = LocalRegistry(home).records()
+    assert [r.id for r in records] == ["pima-diabetes-onset@1", "pima-diabetes-onset@2"]
+    assert records[0].document["registered_at"] <= records[1].document["registered_at"]

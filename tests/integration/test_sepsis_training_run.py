@@ -16,7 +16,7 @@ from samdops.governance.records import LocalRegistry, RegistryRecord
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import STAY_ID
-from samdops.monitoring.registered_model import load_registered_sepsis_model
+from samdops.monitoring.registered_model import load_registered_model
 from samdops.steps.inprocess import run_training_in_process
 from tests.cli_helpers import samdops
 
@@ -115,7 +115,7 @@ def test_the_monitors_loader_scores_a_window(
 ) -> None:
     home, _ = trained
     for registry in (LocalRegistry(home), GovernedRegistry(home)):
-        model = load_registered_sepsis_model(registry, MODEL)
+        model = load_registered_model(registry, MODEL)
         assert model.model.sha256 == record.model_sha256
     metrics = record.document["metrics"]
     baseline = model.baseline

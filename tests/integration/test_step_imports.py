@@ -22,6 +22,8 @@ ALLOWED = {
     "deepchecks": {"validate"},  # AGPL-3.0, data validation only
     "xgboost": {"train", "evaluate"},  # fit and score
     "alibi_detect": set(),  # BSL: only when the monitor's alibi backend is chosen
+    # Fitting the comparator and the folds (train); validate's deepchecks brings its own.
+    "sklearn": {"validate", "train"},
 }
 
 
@@ -45,7 +47,11 @@ def test_every_step_is_profiled(profile: dict[str, StepProfile]) -> None:
 def test_heavy_packages_are_imported_only_where_used(
     profile: dict[str, StepProfile], package: str
 ) -> None:
-    importing = {step for step in STEPS if package in profile[step].packages}
+    # A refused import (xgboost's optional scikit-learn, blocked on purpose) is logged too, at
+    # a few microseconds; a package that is really imported takes milliseconds at least.
+    importing = {step for step in STEPS if profile[step].packages.get(package, 0.0) > 0.001}
     assert importing <= ALLOWED[package], f"{package} imported by {sorted(importing)}"
     if package == "deepchecks":
         assert importing == {"validate"}  # the parser sees it where it is used
+    if package == "xgboost":
+        assert importing == {"train", "evaluate"}

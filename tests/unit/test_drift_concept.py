@@ -13,7 +13,6 @@ from scipy import stats
 from samdops.drift.concept import (
     Baseline,
     adwin_changes,
-    calibration_line,
     estimated_window,
     expected_auroc,
     labelled_window,
@@ -22,7 +21,7 @@ from samdops.drift.concept_monitor import ConceptMonitor, ConceptResult, cluster
 from samdops.errors import ConfigError, DataContractError
 from samdops.hospital import FEATURES, get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL, LABEL_ARRIVAL, STAY_ID, TIME
-from samdops.training.metrics import auroc
+from samdops.training.metrics import auroc, calibration_line
 
 BASELINE = Baseline(auroc=0.85, alert_rate=0.1, threshold=0.5)
 

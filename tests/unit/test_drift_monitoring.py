@@ -25,7 +25,8 @@ from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS, LABEL, LABEL_ARRI
 from samdops.hospital.generator import HospitalData
 from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR, AuditAlertSink
 from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
-from samdops.sepsis.model import SepsisModel, train_sepsis_model
+from samdops.monitoring.scoring import MonitoredModel
+from samdops.sepsis.model import train_sepsis_model
 from samdops.steps.artifacts import record
 from samdops.steps.inprocess import _Artifact as Art
 from samdops.steps.monitoring import (
@@ -33,6 +34,7 @@ from samdops.steps.monitoring import (
     MonitorOptions,
     drift_monitor_step,
     fetch_window_step,
+    monitor_window,
     record_alerts_step,
     resolve_window,
 )
@@ -43,7 +45,7 @@ WINDOW_DAY = 7
 
 
 @pytest.fixture(scope="module")
-def model() -> SepsisModel:
+def model() -> MonitoredModel:
     train = simulate_hospital(get_scenario("no_drift"), days=6, seed=36, beds=120).frame
     return train_sepsis_model(train)
 
@@ -73,7 +75,7 @@ def _monitor(
     reference: Path,
     current: Path,
     labels: str,
-    model: SepsisModel | None,
+    model: MonitoredModel | None,
     window: str,
     backend: str = "scipy",
 ) -> tuple[dict[str, Any], dict[str, Art]]:
@@ -107,7 +109,7 @@ def _monitor(
 
 
 def test_scored_window_measures_where_labels_arrived_and_estimates_elsewhere(
-    tmp_path: Path, reference: Path, model: SepsisModel
+    tmp_path: Path, reference: Path, model: MonitoredModel
 ) -> None:
     end_of_window_plus_12h = (WINDOW_DAY + 1) * 24 + 12
     current, labels = _window(tmp_path, "concept_definition", end_of_window_plus_12h)
@@ -140,7 +142,7 @@ def test_scored_window_measures_where_labels_arrived_and_estimates_elsewhere(
 
 
 def test_a_well_performing_window_raises_no_concept_alert(
-    tmp_path: Path, reference: Path, model: SepsisModel
+    tmp_path: Path, reference: Path, model: MonitoredModel
 ) -> None:
     current, labels = _window(tmp_path, "no_drift", None)
     _, arts = _monitor(tmp_path, reference, current, str(labels), model, "day 7")
@@ -150,7 +152,7 @@ def test_a_well_performing_window_raises_no_concept_alert(
 
 
 def test_without_labels_the_whole_window_is_an_estimate(
-    tmp_path: Path, reference: Path, model: SepsisModel
+    tmp_path: Path, reference: Path, model: MonitoredModel
 ) -> None:
     current, _ = _window(tmp_path, "no_drift", 0)
     _, arts = _monitor(tmp_path, reference, current, "", model, "day 7")
@@ -160,7 +162,7 @@ def test_without_labels_the_whole_window_is_an_estimate(
 
 
 def test_labels_without_the_label_columns_are_refused(
-    tmp_path: Path, reference: Path, model: SepsisModel
+    tmp_path: Path, reference: Path, model: MonitoredModel
 ) -> None:
     current, labels = _window(tmp_path, "no_drift", None)
     pd.read_parquet(labels).drop(columns=[LABEL_ARRIVAL]).to_parquet(labels)
@@ -168,8 +170,44 @@ def test_labels_without_the_label_columns_are_refused(
         _monitor(tmp_path, reference, current, str(labels), model, "day 7")
 
 
+@pytest.mark.parametrize("bad", ["yes", 2, -1])
+def test_labels_other_than_0_or_1_are_refused(
+    tmp_path: Path, reference: Path, model: MonitoredModel, bad: object
+) -> None:
+    current, labels = _window(tmp_path, "no_drift", None)
+    arrived = pd.read_parquet(labels)
+    arrived[LABEL] = arrived[LABEL].astype(object)
+    arrived.loc[arrived.index[3], LABEL] = bad
+    arrived.astype({LABEL: str if bad == "yes" else float}).to_parquet(labels)
+    with pytest.raises(DriftInputError) as info:
+        _monitor(tmp_path, reference, current, str(labels), model, "day 7")
+    shown = repr(bad) if bad == "yes" else repr(float(bad))  # type: ignore[arg-type]
+    assert str(info.value) == f"labels column {LABEL} must hold 0 or 1, but holds {shown}"
+
+
+def test_a_scored_window_needs_the_columns_its_labels_join_on(
+    tmp_path: Path, reference: Path, model: MonitoredModel
+) -> None:
+    current, _ = _window(tmp_path, "no_drift", 0)
+    frame = pd.read_parquet(current)
+    ref = pd.read_parquet(reference)
+    options = MonitorOptions(id_column="", time_column=TIME, home=str(tmp_path / "h"))
+    with pytest.raises(ConfigError) as info:
+        monitor_window(ref, frame, None, "day 7", options, model)
+    assert str(info.value) == (
+        "a scored window needs id_column (--id-column) to join its labels to its rows"
+    )
+    options = MonitorOptions(id_column=STAY_ID, time_column="", home=str(tmp_path / "h"))
+    with pytest.raises(ConfigError) as info:
+        monitor_window(ref, frame, None, "day 7", options, model)
+    assert str(info.value) == (
+        "this model's inputs look back over earlier hours of a stay: a scored window needs "
+        "time_column (--time-column) too"
+    )
+
+
 def test_history_feeds_the_report_and_stays_bounded(
-    tmp_path: Path, reference: Path, model: SepsisModel
+    tmp_path: Path, reference: Path, model: MonitoredModel
 ) -> None:
     current, labels = _window(tmp_path, "no_drift", None)
     for day in ("day 5", "day 6", "day 7"):
@@ -362,7 +400,7 @@ def labelled_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _daily_runs(
     tmp: Path,
     reference: Path,
-    model: SepsisModel,
+    model: MonitoredModel,
     scenario: str,
     days: range,
     data: HospitalData | None = None,
@@ -384,7 +422,7 @@ def _daily_runs(
 
 
 def test_scheduled_runs_catch_concept_drift_from_labels_of_earlier_windows(
-    tmp_path: Path, labelled_reference: Path, model: SepsisModel
+    tmp_path: Path, labelled_reference: Path, model: MonitoredModel
 ) -> None:
     runs = _daily_runs(tmp_path, labelled_reference, model, "concept_definition", range(1, 10))
     # A day's own hours never have labels yet: only the late labels joined to the scores of
@@ -403,7 +441,7 @@ def test_scheduled_runs_catch_concept_drift_from_labels_of_earlier_windows(
 
 
 def test_scheduled_runs_on_a_stable_hospital_raise_no_concept_alert(
-    tmp_path: Path, labelled_reference: Path, model: SepsisModel
+    tmp_path: Path, labelled_reference: Path, model: MonitoredModel
 ) -> None:
     runs = _daily_runs(tmp_path, labelled_reference, model, "no_drift", range(1, 10))
     sequential = [r["concept_drift"]["sequential"] for r in runs[1:]]
@@ -435,7 +473,7 @@ def test_the_backend_is_a_parameter(tmp_path: Path, reference: Path) -> None:
 
 
 def test_a_window_is_scored_with_the_previous_window_s_hours_in_front(
-    tmp_path: Path, labelled_reference: Path, model: SepsisModel
+    tmp_path: Path, labelled_reference: Path, model: MonitoredModel
 ) -> None:
     """The model's trend and time-since-measured features look back over hours: the first
     hours of a window are scored with the same stays' hours of the window before."""

@@ -58,3 +58,33 @@ def test_bootstrap_is_seeded_and_brackets_the_point(scored: tuple[np.ndarray, np
     for est in a.values():
         assert est.ci_low <= est.point <= est.ci_high
         assert est.ci_high - est.ci_low > 0
+
+
+def test_ranks_roc_points_and_calibration_line_match_scipy_and_sklearn() -> None:
+    """The plain-numpy versions that keep scipy.stats and scikit-learn out of the evaluate step
+    (ties, rounded scores, tiny and large sets; separable classes stay finite)."""
+    from scipy.stats import rankdata
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(2, 400))
+        score = np.round(rng.random(n), int(rng.integers(1, 4)))  # many ties
+        y = rng.integers(0, 2, n)
+        assert np.array_equal(m.average_ranks(score), rankdata(score))
+        if y.min() == y.max():
+            continue
+        for ours, theirs in zip(m.roc_points(y, score), roc_curve(y, score), strict=True):
+            assert np.array_equal(ours, theirs)
+    for _ in range(30):
+        n = int(rng.integers(50, 3000))
+        score = rng.beta(1, 8, n)
+        logit = np.log(score / (1 - score))
+        y = (rng.random(n) < 1 / (1 + np.exp(-(1.3 * logit + 0.4)))).astype(int)
+        fit = LogisticRegression(C=1e6, tol=1e-12, max_iter=10_000).fit(logit.reshape(-1, 1), y)
+        slope, intercept = m.calibration_line(y, score)
+        assert slope == pytest.approx(fit.coef_[0, 0], abs=1e-6)
+        assert intercept == pytest.approx(fit.intercept_[0], abs=1e-6)
+    slope, intercept = m.calibration_line(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
+    assert np.isfinite(slope) and slope > 5 and np.isfinite(intercept)

@@ -20,7 +20,6 @@ from samdops.config import (
     resolve_config_path,
 )
 from samdops.digest import sha256_bytes, sha256_file
-from samdops.drift.concept import calibration_line
 from samdops.errors import ConfigError, DataContractError, ValidationFailed
 from samdops.features.sepsis_hourly import FEATURES, sepsis_features
 from samdops.features.transforms import TRANSFORM_NAMES, get_transform
@@ -28,7 +27,7 @@ from samdops.hospital.columns import LABEL, STAY_ID
 from samdops.sepsis import reference
 from samdops.training.contract import apply_contract
 from samdops.training.evaluate import _group
-from samdops.training.metrics import alert_rate, bootstrap, ppv
+from samdops.training.metrics import alert_rate, bootstrap, calibration_line, ppv
 from samdops.training.split import split_frame
 from samdops.training.train import cv_folds, model_inputs
 from samdops.validation import ValidationReport, validate_split

@@ -61,3 +61,46 @@ def test_too_few_rows_for_the_classes_is_refused() -> None:
         "a split of 6 rows with test_size 0.1 leaves 5 training and 1 test rows, fewer than the "
         "3 classes; change split.test_size"
     )
+
+
+def test_cross_validation_folds_are_scikit_learns_stratified_k_fold() -> None:
+    """The same folds as ``StratifiedKFold(k, shuffle=True, random_state=seed)``: binary and
+    three-class labels, rare classes, k from 2 to 7, and folds as many as the rows."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from samdops.training.split import stratified_fold_of_each_row
+
+    rng = np.random.default_rng(5)
+    for seed in range(200):
+        n, k = int(rng.integers(7, 400)), int(rng.integers(2, 8))
+        y = (rng.random(n) < rng.uniform(0.05, 0.6)).astype(int)
+        if seed % 5 == 0:
+            y = rng.integers(0, 3, n)
+        if np.all(k > np.bincount(y)):
+            continue  # scikit-learn refuses it too: the next test
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a class smaller than k
+            expected = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
+        fold = stratified_fold_of_each_row(y, k, seed)
+        for i, (train, test) in enumerate(expected):
+            assert np.array_equal(np.flatnonzero(fold == i), test)
+            assert np.array_equal(np.flatnonzero(fold != i), train)
+
+
+def test_too_few_rows_for_the_folds_is_one_clear_error() -> None:
+    from samdops.training.split import stratified_fold_of_each_row
+
+    with pytest.raises(DataContractError) as info:
+        stratified_fold_of_each_row(np.array([0, 1, 0]), 5, 1)
+    assert str(info.value) == (
+        "5-fold cross-validation needs at least 5 rows (or groups), got 3; lower "
+        "evaluation.cv_folds"
+    )
+    with pytest.raises(DataContractError) as info:
+        stratified_fold_of_each_row(np.array([0, 1, 0, 1, 0, 1]), 5, 1)
+    assert str(info.value) == (
+        "5-fold cross-validation needs 5 rows (or groups) of some class, got [3, 3]; lower "
+        "evaluation.cv_folds"
+    )

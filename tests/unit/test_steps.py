@@ -30,7 +30,7 @@ def test_input_changed_after_its_digest_was_recorded_is_refused(
             pima_config.to_json(),
             train,
             _Artifact(str(tmp_path / "m")),
-            _Artifact(str(tmp_path / "b")),
+            _Artifact(str(tmp_path / "c")),
         )
     assert str(info.value) == (
         f"training set has digest {sha256_file(train.path)}, expected "
@@ -47,7 +47,7 @@ def test_input_without_digest_is_refused(tmp_path: Path, pima_config: TrainingCo
             pima_config.to_json(),
             train,
             _Artifact(str(tmp_path / "m")),
-            _Artifact(str(tmp_path / "b")),
+            _Artifact(str(tmp_path / "c")),
         )
 
 

@@ -63,6 +63,10 @@ class StepSettings:
     memory_request: str
     memory_limit: str
     timeout_seconds: int
+    # KFP may serve the step from its cache: only a pure step on digest-pinned inputs. A step
+    # that reads or writes shared state (registry, audit log, monitoring history) or the clock
+    # (an empty window means yesterday) would replay an earlier run's result.
+    cache: bool = False
 
     @property
     def role_config_map(self) -> str:
@@ -72,9 +76,9 @@ class StepSettings:
 STEPS: Mapping[str, StepSettings] = MappingProxyType(
     {
         "ingest": StepSettings("ingest", "250m", "1", "512Mi", "1Gi", 900),
-        "validate": StepSettings("validate", "500m", "1", "1Gi", "2Gi", 1200),
-        "train": StepSettings("train", "1", "2", "1Gi", "2Gi", 3600),
-        "evaluate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200),
+        "validate": StepSettings("validate", "500m", "1", "1Gi", "2Gi", 1200, cache=True),
+        "train": StepSettings("train", "1", "2", "1Gi", "2Gi", 3600, cache=True),
+        "evaluate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200, cache=True),
         "register": StepSettings("register", "250m", "1", "512Mi", "1Gi", 900),
         # The PCCP gate reads the registry and the store like evaluate, under its Vault role.
         "pccp-gate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200),
@@ -120,6 +124,7 @@ def apply_step_settings(task: dsl.PipelineTask, step: str) -> dsl.PipelineTask:
         settings = STEPS[step]
     except KeyError:
         raise ConfigError(f"no Kubernetes settings for step {step!r}; add it to STEPS") from None
+    task.set_caching_options(settings.cache)
     if _LOCAL_EXECUTION.get():
         return task
     task.set_cpu_request(settings.cpu_request).set_cpu_limit(settings.cpu_limit)

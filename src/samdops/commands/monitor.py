@@ -28,14 +28,15 @@ def register(subparsers: Any) -> None:
         "--labels",
         type=Path,
         metavar="FILE",
-        help="columns label and score; with --model, the simulator's label rows (stay id, hour, "
-        "SepsisLabel, LabelArrival)",
+        help="columns label and score; with --model, the label rows that arrived: the id (and "
+        "hour) columns, the model's label column and LabelArrival",
     )
     monitor.add_argument(
         "--model",
         metavar="REF",
         help="score the window with this registered model (name@version) and compare its "
-        "performance with the model's validated baseline (needs --id-column, --time-column)",
+        "performance with the model's validated baseline (needs --id-column; --time-column too "
+        "when rows are hours of a stay)",
     )
     monitor.add_argument(
         "--window",
@@ -75,8 +76,6 @@ def _monitor(args: argparse.Namespace) -> int:
 
     reference = read_table(args.reference, "reference")
     current = read_table(args.current, "current")
-    if args.model and not (args.id_column and args.time_column):
-        raise DriftInputError("--model needs --id-column and --time-column to join labels")
     options = MonitorOptions.from_mapping({**vars(args), "model_ref": args.model or ""})
     labels = None
     if args.model and args.labels is not None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from samdops._types import Array
-from samdops.training.metrics import auroc
+from samdops.training.metrics import auroc, calibration_line
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,6 @@ class Baseline:
     alert_rate: float
     threshold: float
     max_auroc_drop: float = 0.05
-
-
-def calibration_line(y: Array, score: Array) -> tuple[float, float]:
-    """Slope and intercept of the logistic recalibration of ``logit(score)`` on ``y``."""
-    from sklearn.linear_model import LogisticRegression
-
-    p = np.clip(score, 1e-6, 1 - 1e-6)
-    logit = np.log(p / (1 - p)).reshape(-1, 1)
-    fit = LogisticRegression(C=1e6).fit(logit, y)
-    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
 
 def expected_auroc(score: Array) -> float:

@@ -1,8 +1,9 @@
 """Concept drift of a scored window: measured where labels arrived, estimated where not.
 
-Labels come late, as rows (stay id, hour, label, label-arrival hour). Window rows whose label has
-arrived get AUROC, calibration slope/intercept, alert rate and PPV of alerts against the model's
-validated baseline, plus ADWIN on their error stream in label-arrival order. Rows still without
+Labels come late, as rows (id, the hour when rows are hours of a stay, label, label-arrival
+time). Window rows whose label has arrived get AUROC, calibration slope/intercept, alert rate
+and PPV of alerts against the model's validated baseline, plus ADWIN on their error stream in
+label-arrival order. Rows still without
 a label get the CBPE-style estimate from the scores alone, marked ``"estimated": True``. The
 metric functions are :mod:`samdops.drift.concept`'s.
 """
@@ -23,7 +24,7 @@ LABEL_COLUMNS = (LABEL, LABEL_ARRIVAL)
 
 
 class ValidationBaseline(Protocol):
-    """The validated performance a model was released with (e.g. ``SepsisBaseline``)."""
+    """The validated performance a model was released with (e.g. ``ValidatedBaseline``)."""
 
     @property
     def auroc(self) -> float: ...
@@ -35,15 +36,6 @@ class ValidationBaseline(Protocol):
     def alert_rate(self) -> float: ...
     @property
     def threshold(self) -> float: ...
-
-
-class ScoringModel(Protocol):
-    """A registered model as the monitor uses it: scores raw rows, knows its baseline."""
-
-    @property
-    def baseline(self) -> ValidationBaseline: ...
-
-    def score(self, frame: pd.DataFrame) -> Array: ...
 
 
 def baseline_dict(baseline: ValidationBaseline) -> dict[str, float | None]:
@@ -65,35 +57,32 @@ def window_performance(
     baseline: ValidationBaseline,
     *,
     id_column: str,
-    time_column: str,
+    time_column: str = "",
+    label_column: str = LABEL,
     max_auroc_drop: float = 0.05,
 ) -> dict[str, Any]:
-    """Measured (labelled rows) and estimated (unlabelled rows) performance of one window."""
+    """Measured (labelled rows) and estimated (unlabelled rows) performance of one window.
+    Labels join the window's rows on the id and, when rows are hours, the time column."""
     limits = Baseline(
         auroc=float(baseline.auroc),
         alert_rate=float(baseline.alert_rate),
         threshold=float(baseline.threshold),
         max_auroc_drop=max_auroc_drop,
     )
-    rows = pd.DataFrame(
-        {
-            id_column: window[id_column].to_numpy(),
-            time_column: window[time_column].to_numpy(),
-            "score": np.asarray(scores, dtype=float),
-        }
-    )
+    keys = [id_column, *([time_column] if time_column else [])]
+    rows = pd.DataFrame({k: window[k].to_numpy() for k in keys})
+    rows["score"] = np.asarray(scores, dtype=float)
     rows = rows[np.isfinite(rows["score"].to_numpy())]
     if labels is not None:
-        absent = [c for c in (id_column, time_column, *LABEL_COLUMNS) if c not in labels.columns]
+        absent = [c for c in (*keys, label_column, LABEL_ARRIVAL) if c not in labels.columns]
         if absent:
             raise DriftInputError(f"labels lack column(s) {', '.join(absent)}")
-        known = labels[[id_column, time_column, *LABEL_COLUMNS]].drop_duplicates(
-            [id_column, time_column], keep="last"
-        )
-        rows = rows.merge(known, on=[id_column, time_column], how="left")
+        known = labels[[*keys, label_column, LABEL_ARRIVAL]].drop_duplicates(keys, keep="last")
+        _check_labels(known[label_column], label_column)
+        rows = rows.merge(known, on=keys, how="left")
     else:
-        rows = rows.assign(**{LABEL: np.nan, LABEL_ARRIVAL: np.nan})
-    has_label = np.isfinite(rows[LABEL].to_numpy(dtype=float))
+        rows = rows.assign(**{label_column: np.nan, LABEL_ARRIVAL: np.nan})
+    has_label = np.isfinite(rows[label_column].to_numpy(dtype=float))
     out: dict[str, Any] = {
         "baseline": {**baseline_dict(baseline), "max_auroc_drop": max_auroc_drop},
         "n_labelled": int(has_label.sum()),
@@ -102,8 +91,8 @@ def window_performance(
         "estimated": None,
     }
     if has_label.any():
-        labelled = rows[has_label].sort_values([LABEL_ARRIVAL, id_column, time_column])
-        y = labelled[LABEL].to_numpy(dtype=int)
+        labelled = rows[has_label].sort_values([LABEL_ARRIVAL, *keys])
+        y = labelled[label_column].to_numpy(dtype=int)
         s = labelled["score"].to_numpy(dtype=float)
         measured = labelled_window(y, s, limits)
         measured["adwin_changes"] = adwin_changes(y.astype(float), s)
@@ -126,3 +115,13 @@ def window_performance(
         (out["labelled"] or {}).get("is_drift") or (out["estimated"] or {}).get("is_drift")
     )
     return out
+
+
+def _check_labels(values: pd.Series, column: str) -> None:
+    """Arrived labels are 0 or 1 (missing: not arrived); anything else is refused."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = (numeric.isna() & values.notna()) | (numeric.notna() & ~numeric.isin([0, 1]))
+    if bad.any():
+        raise DriftInputError(
+            f"labels column {column} must hold 0 or 1, but holds {values[bad].iloc[0]!r}"
+        )

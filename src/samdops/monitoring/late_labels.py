@@ -4,8 +4,8 @@ then, and the concept monitor replayed over the windows that brought them.
 A daily run sees the labels confirmed that day, which describe hours of earlier windows. So each
 run keeps, per monitored model, next to the window history:
 
-- ``scored/<window>.parquet``: the window's rows as the model scored them (stay, hour, score and
-  the features the concept monitor compares);
+- ``scored/<window>.parquet``: the window's rows as the model scored them (id, hour when rows
+  are hours of a stay, score and the features the concept monitor compares);
 - ``arrived/<window>.parquet``: the scored rows whose labels first arrived in that window.
 
 Both are written atomically, and only the last ``keep`` windows are read, so memory and time do
@@ -33,7 +33,8 @@ KEEP_WINDOWS = 14  # labels arrive within 3 days; two weeks covers the monitor's
 
 
 class LateLabels:
-    """The scored and the labelled rows of the last ``keep`` windows of one monitored model."""
+    """The scored and the labelled rows of the last ``keep`` windows of one monitored model.
+    Rows are keyed by ``id_column`` and, when not empty, ``time_column``."""
 
     def __init__(
         self,
@@ -50,9 +51,14 @@ class LateLabels:
         self.label_column = label_column
         self.keep = keep
 
+    @property
+    def keys(self) -> list[str]:
+        """The columns a label joins its scored row on."""
+        return [self.id_column, *([self.time_column] if self.time_column else [])]
+
     def record_scored(self, window: str, rows: pd.DataFrame) -> None:
         """Keep the window's scored rows (``rows`` has the id, time and score columns)."""
-        absent = [c for c in (self.id_column, self.time_column, SCORE) if c not in rows.columns]
+        absent = [c for c in (*self.keys, SCORE) if c not in rows.columns]
         if absent:
             raise DriftInputError(f"scored rows lack column(s) {', '.join(absent)}")
         _write(self._path("scored", window), rows)
@@ -60,10 +66,10 @@ class LateLabels:
     def record_arrived(
         self, window: str, labels: pd.DataFrame, windows: Sequence[str]
     ) -> pd.DataFrame:
-        """Join ``labels`` (id, time, label) to the scored rows of the recent ``windows``; drop
-        the hours whose labels another of those windows already brought; keep and return the
+        """Join ``labels`` (keys and label) to the scored rows of the recent ``windows``; drop
+        the rows whose labels another of those windows already brought; keep and return the
         rest, the labels that first arrived in ``window``."""
-        keys = [self.id_column, self.time_column]
+        keys = self.keys
         absent = [c for c in (*keys, self.label_column) if c not in labels.columns]
         if absent:
             raise DriftInputError(f"labels lack column(s) {', '.join(absent)}")

@@ -1,4 +1,4 @@
-"""A registered sepsis model, for the monitor: model bytes from the artifact store, verified."""
+"""A registered model, for the monitor: model bytes from the artifact store, verified."""
 
 from __future__ import annotations
 
@@ -7,32 +7,29 @@ from typing import TYPE_CHECKING, Any
 
 from samdops.config import TrainingConfig
 from samdops.errors import RegistryError, StoreError, VerificationError
-from samdops.features.sepsis_hourly import FEATURES
 from samdops.governance.records import LocalRegistry, RegistryRecord
-from samdops.sepsis.model import SepsisBaseline, SepsisModel
+from samdops.monitoring.scoring import MonitoredModel, ValidatedBaseline
 from samdops.store import ArtifactStore
 from samdops.training.models import MODEL_FORMAT, ModelFile
 
 if TYPE_CHECKING:
     from samdops.governance.service import GovernedRegistry
 
-TRANSFORM = "sepsis_hourly"
 _REFUSED_STATUSES = ("gate_failed", "rejected", "outside-plan")
 
 
-def load_registered_sepsis_model(
-    registry: LocalRegistry | GovernedRegistry, ref: str
-) -> SepsisModel:
-    """The sepsis model registered as ``ref``, with the baseline it was validated at.
+def load_registered_model(registry: LocalRegistry | GovernedRegistry, ref: str) -> MonitoredModel:
+    """The model registered as ``ref``, with its config and the baseline it was validated at.
 
     ``ref`` is what ``samdops registry show`` accepts: ``NAME@VERSION`` (``sepsis-risk@3``),
     ``NAME`` (its latest version) or ``latest`` (the newest registration of any model).
 
     1. Find the record (a :class:`GovernedRegistry` first verifies it against its audit event).
     2. Refuse a model that missed its acceptance gate or was rejected under a PCCP.
-    3. Read the resolved config by its digest: it must name the ``sepsis_hourly`` transform.
-    4. Read the model file by its digest (the store re-hashes the bytes) and check that it is an
-       XGBoost model on exactly the transform's features.
+    3. Read the resolved config by its digest: it names the feature transform (or none) and
+       the label.
+    4. Read the model file by its digest (the store re-hashes the bytes) and check that it is
+       the config's model family on exactly the config's model inputs.
     5. Read the evaluation report by its digest: it must be the report of this model file.
     6. The baseline: AUROC, calibration slope and intercept, alert rate and PPV from the record's
        metrics (held-out test set), the threshold from the config, the size from the report.
@@ -47,12 +44,7 @@ def load_registered_sepsis_model(
     config = TrainingConfig.from_json(
         _read(store, document["lineage"]["config"]["sha256"], record, "config").decode("utf-8")
     )
-    if config.features != TRANSFORM:
-        raise RegistryError(
-            f"{record.id} is not a sepsis model: its config uses feature transform "
-            f"{config.features!r}, not {TRANSFORM!r}"
-        )
-    model = _model_file(_read(store, record.model_sha256, record, "model file"), record)
+    model = _model_file(_read(store, record.model_sha256, record, "model file"), record, config)
     evaluation = json.loads(_read(store, _artifact(record, "evaluation"), record, "evaluation"))
     if evaluation.get("model_sha256") != record.model_sha256:
         raise VerificationError(
@@ -60,7 +52,7 @@ def load_registered_sepsis_model(
             f"not for its model {record.model_sha256}"
         )
     metrics = document["metrics"]
-    baseline = SepsisBaseline(
+    baseline = ValidatedBaseline(
         auroc=_point(metrics, "auroc", record),
         calibration_slope=_point(metrics, "calibration_slope", record),
         calibration_intercept=_point(metrics, "calibration_intercept", record),
@@ -69,7 +61,7 @@ def load_registered_sepsis_model(
         n_validation_rows=int(evaluation["overall"]["size"]),
         ppv=_point(metrics, "ppv", record, required=False),
     )
-    return SepsisModel(model=model, baseline=baseline)
+    return MonitoredModel(model=model, baseline=baseline, config=config)
 
 
 def _find(
@@ -94,15 +86,17 @@ def _read(store: ArtifactStore, digest: str, record: RegistryRecord, what: str) 
         raise StoreError(f"cannot read the {what} of {record.id}: {exc}") from None
 
 
-def _model_file(data: bytes, record: RegistryRecord) -> ModelFile:
+def _model_file(data: bytes, record: RegistryRecord, config: TrainingConfig) -> ModelFile:
     document = json.loads(data)
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
         raise VerificationError(f"the model of {record.id} is not a {MODEL_FORMAT} model file")
     model = ModelFile(document)
-    if model.family != "xgboost" or model.features != FEATURES:
+    expected = config.model_features
+    if model.family != config.model.family or model.features != expected:
         raise VerificationError(
             f"the model of {record.id} is a {model.family} model on {len(model.features)} "
-            f"inputs, not the sepsis model's XGBoost on its {len(FEATURES)} hourly features"
+            f"inputs, not the {config.model.family} model on the {len(expected)} inputs its "
+            "config names"
         )
     return model
 
@@ -115,6 +109,7 @@ def _point(
         raise RegistryError(
             f"{record.id} records no {name}; the monitor's baseline needs auroc, "
             "calibration_slope, calibration_intercept, alert_rate and ppv in evaluation.metrics "
-            "(see configs/sepsis.yaml): retrain it with such a config"
+            "(as configs/pima.yaml and configs/sepsis.yaml list them): retrain it with such a "
+            "config"
         )
     return None if value is None else float(value)

@@ -150,7 +150,7 @@ def build_card(
                 "positives": evaluation["overall"]["positives"],
             },
             "metrics": evaluation["overall"]["metrics"],
-            "baseline": evaluation["baseline"],
+            "comparator": evaluation["comparator"],
             "cross_validation": evaluation["cross_validation"],
             "calibration": evaluation["reliability"],
             "subgroups": evaluation["subgroups"],
@@ -244,8 +244,8 @@ def _sections(card: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]] | l
     metric_rows += [[name, format_estimate(v)] for name, v in perf["metrics"].items()]
     metric_rows.append(
         [
-            f"baseline AUROC ({perf['baseline']['name']})",
-            format_estimate(perf["baseline"]["metrics"]["auroc"]),
+            f"comparator AUROC ({perf['comparator']['name']})",
+            format_estimate(perf["comparator"]["metrics"]["auroc"]),
         ]
     )
     out.append(("Performance", metric_rows))

@@ -225,7 +225,9 @@ def _write(
                 "validation-report", artifacts["validation_report"]["sha256"], L.VALIDATION_REPORT
             ),
             dependency(
-                "baseline-model", artifacts["baseline"]["sha256"], artifacts["baseline"]["uri"]
+                "comparator-model",
+                artifacts["comparator"]["sha256"],
+                artifacts["comparator"]["uri"],
             ),
             dependency("registration-record", sha256_bytes(canonical_json(record)), L.RECORD),
         ],

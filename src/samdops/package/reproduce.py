@@ -133,7 +133,7 @@ def reproduce_package(
     packaged = sha256_file(root / L.MODEL_FILE)
     with tempfile.TemporaryDirectory(prefix="samdops-reproduce-") as tmp:
         work = Path(tmp)
-        result = train_from_config(snapshot, config, work / "model.json", work / "baseline.json")
+        result = train_from_config(snapshot, config, work / "model.json", work / "comparator.json")
         difference = None
         if result.model_sha256 != packaged:
             difference = (

@@ -1,6 +1,6 @@
 """The training steps run in one process, without KFP: the same step functions, in order.
 
-This is the baseline the benchmarks compare kfp.local against, and a quick way to check that
+This is the reference the benchmarks compare kfp.local against, and a quick way to check that
 both paths register the same model bytes.
 """
 
@@ -73,11 +73,11 @@ def run_training_in_process(
     ingest_step(cfg, source, data_sha256 or "", dataset, train, test, str(home), run)
     report = artifact("validation.html")
     validate_step(cfg, train, test, report)
-    model, baseline = artifact("model"), artifact("baseline")
-    train_step(cfg, train, model, baseline)
+    model, comparator = artifact("model"), artifact("comparator")
+    train_step(cfg, train, model, comparator)
     evaluation = artifact("evaluation.json")
     metrics = _MetricsRecorder(str(workdir / "metrics"))
-    evaluate_step(cfg, model, baseline, test, evaluation, metrics, metrics)
+    evaluate_step(cfg, model, comparator, test, evaluation, metrics, metrics)
     change = None
     if plan:
         change = artifact("change-record.json")
@@ -103,7 +103,7 @@ def run_training_in_process(
         test,
         report,
         model,
-        baseline,
+        comparator,
         evaluation,
         str(home),
         run,

@@ -27,7 +27,7 @@ from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
 from samdops.drift.concept import Baseline
 from samdops.drift.concept_monitor import ConceptMonitor
-from samdops.drift.performance import LABEL_COLUMNS, ScoringModel, window_performance
+from samdops.drift.performance import LABEL_COLUMNS, window_performance
 from samdops.drift.result import DataDriftResult
 from samdops.errors import ConfigError, DriftInputError
 from samdops.hospital.columns import LABEL
@@ -35,6 +35,7 @@ from samdops.jsonsafe import json_safe
 from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
 from samdops.monitoring.late_labels import SCORE, LateLabels
 from samdops.monitoring.report import html_report, markdown_summary
+from samdops.monitoring.scoring import MonitoredModel
 from samdops.monitoring.sources import read_source
 from samdops.steps.artifacts import ArtifactLike, record, verified, verified_bytes
 
@@ -78,16 +79,16 @@ def _write(frame: pd.DataFrame, artifact: ArtifactLike) -> None:
     record(artifact, rows=len(frame))
 
 
-def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, ScoringModel]:
+def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, MonitoredModel]:
     """The registered model ``ref`` and its validation baseline, from the governed registry of
     ``home`` (artifacts in ``store``, ``s3://BUCKET/PREFIX``, or the home's local store)."""
     from samdops.governance.service import GovernedRegistry
-    from samdops.monitoring.registered_model import load_registered_sepsis_model
+    from samdops.monitoring.registered_model import load_registered_model
     from samdops.store import open_store
 
     registry = GovernedRegistry(home or None, store=open_store(store) if store else None, sinks=[])
     model_id = registry.get(ref).record.id  # verified against its audit event
-    return model_id, load_registered_sepsis_model(registry, model_id)
+    return model_id, load_registered_model(registry, model_id)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def monitor_window(
     known: pd.DataFrame | None,
     window: str,
     options: MonitorOptions,
-    model: ScoringModel | None = None,
+    model: MonitoredModel | None = None,
     *,
     record_history: bool = True,
 ) -> WindowMonitoring:
@@ -159,7 +160,8 @@ def monitor_window(
         model_id, model = load_monitored_model(o.model_ref, o.home, o.store)
     elif model is not None:
         model_id = o.model_ref or "model"
-    ignored = {c for c in o.ignore_columns.split(",") if c} | set(LABEL_COLUMNS)
+    label = LABEL if model is None else model.label
+    ignored = {c for c in o.ignore_columns.split(",") if c} | {*LABEL_COLUMNS, label}
     special = {c for c in (o.id_column, o.time_column) if c}
     spec = parse_categorical(o.categorical)
     features = _check_columns(ref, cur, special, ignored, o.admission_column, spec.columns)
@@ -170,15 +172,22 @@ def monitor_window(
         history.path.parent / "labels",
         id_column=o.id_column,
         time_column=o.time_column,
-        label_column=LABEL,
+        label_column=label,
     )
     scorer = None
     if model is not None:
-        if not (o.id_column and o.time_column):
-            raise ConfigError("a scored window needs id_column and time_column to join labels")
+        if not o.id_column:
+            raise ConfigError(
+                "a scored window needs id_column (--id-column) to join its labels to its rows"
+            )
+        if model.looks_back and not o.time_column:
+            raise ConfigError(
+                "this model's inputs look back over earlier hours of a stay: a scored window "
+                "needs time_column (--time-column) too"
+            )
         earlier = (
             stream.previous_rows([r.window for r in past], window, cur[o.id_column].unique())
-            if record_history
+            if record_history and model.looks_back
             else None
         )
         scorer = _WindowScorer(model.score, cur, earlier)
@@ -207,6 +216,7 @@ def monitor_window(
             model.baseline,
             id_column=o.id_column,
             time_column=o.time_column,
+            label_column=label,
         )
         if record_history:
             performance["sequential"] = _sequential(
@@ -219,12 +229,12 @@ def monitor_window(
                     ),
                     features,
                     id_column=o.id_column,
-                    label_column=LABEL,
+                    label_column=label,
                     alpha=o.alpha,
                     correction=o.correction,
                 ),
                 ref,
-                cur.assign(**{SCORE: scorer(cur)})[[o.id_column, o.time_column, SCORE, *features]],
+                cur.assign(**{SCORE: scorer(cur)})[[*stream.keys, SCORE, *features]],
                 known,
                 window,
                 [r.window for r in past],
@@ -311,7 +321,7 @@ def drift_monitor_step(
     report: ArtifactLike,
     summary: ArtifactLike,
     findings: ArtifactLike,
-    model: ScoringModel | None = None,
+    model: MonitoredModel | None = None,
 ) -> dict[str, Any]:
     """:func:`monitor_window` on the fetched window; write the report, summary and findings.
     Each input must match the sha256 fetch_window recorded with it; each output records its own."""
@@ -351,7 +361,7 @@ def _sequential(
     """The concept monitor over the labels that arrived in this window and the recent ones
     (``None`` when the reference has no labels to compare with, or no labels arrived yet)."""
     stream.record_scored(window, scored)
-    keys = [stream.id_column, stream.time_column, stream.label_column]
+    keys = [*stream.keys, stream.label_column]
     if stream.label_column not in labels.columns:  # no labels arrived in this window
         labels = pd.DataFrame(columns=keys)
     stream.record_arrived(window, labels, past)

@@ -107,9 +107,9 @@ def validate_step(
 
 
 def train_step(
-    config: str, train: ArtifactLike, model: ArtifactLike, baseline: ArtifactLike
+    config: str, train: ArtifactLike, model: ArtifactLike, comparator: ArtifactLike
 ) -> None:
-    """Train the configured model and the baseline; record k-fold CV AUROC of both.
+    """Train the configured model and the comparator; record k-fold CV AUROC of both.
 
     The config's feature transform, if any, turns the training rows into the model's inputs.
     """
@@ -118,19 +118,19 @@ def train_step(
 
     cfg = TrainingConfig.from_json(config)
     trained_at = utc_timestamp()
-    result = train_from_config(_verified(train, "training set"), cfg, model.path, baseline.path)
+    result = train_from_config(_verified(train, "training set"), cfg, model.path, comparator.path)
     cv = [
         {"family": c.family, "folds": c.folds, "auroc": list(c.auroc_per_fold)}
         for c in result.cross_validation
     ]
     _record(model, family=result.model.family, cross_validation=cv, trained_at=trained_at)
-    _record(baseline, family=result.baseline.family)
+    _record(comparator, family=result.comparator.family)
 
 
 def evaluate_step(
     config: str,
     model: ArtifactLike,
-    baseline: ArtifactLike,
+    comparator: ArtifactLike,
     test: ArtifactLike,
     evaluation: ArtifactLike,
     metrics: Any,
@@ -144,7 +144,7 @@ def evaluate_step(
     cfg = TrainingConfig.from_json(config)
     result = evaluate(
         _verified(model, "model"),
-        _verified(baseline, "baseline model"),
+        _verified(comparator, "comparator model"),
         _verified(test, "test set"),
         cfg.contract.label,
         cfg.evaluation,
@@ -176,7 +176,7 @@ def register_step(
     test: ArtifactLike,
     validation_report: ArtifactLike,
     model: ArtifactLike,
-    baseline: ArtifactLike,
+    comparator: ArtifactLike,
     evaluation: ArtifactLike,
     home: str,
     run: str,
@@ -212,7 +212,7 @@ def register_step(
         "test": (test, "test set"),
         "validation_report": (validation_report, "validation report"),
         "model": (model, "model"),
-        "baseline": (baseline, "baseline model"),
+        "comparator": (comparator, "comparator model"),
         "evaluation": (evaluation, "evaluation report"),
     }
     artifacts: dict[str, dict[str, str]] = {}

@@ -108,6 +108,19 @@ def apply_contract(df: pd.DataFrame, contract: DataContract) -> pd.DataFrame:
     return out
 
 
+def missing_as_nan(df: pd.DataFrame, contract: DataContract) -> pd.DataFrame:
+    """``df`` with the missing codes of the contract's columns as NaN (those columns as float),
+    nothing else changed or checked: rows to score as the model was trained on them."""
+    coded = [c for c in contract.columns if c.missing_codes and c.name in df.columns]
+    if not coded:
+        return df
+    out = df.copy()
+    for spec in coded:
+        values = out[spec.name].astype("float64")
+        out[spec.name] = values.mask(values.isin(spec.missing_codes))
+    return out
+
+
 def _check_columns(df: pd.DataFrame, contract: DataContract) -> None:
     expected = [c.name for c in contract.columns]
     present = [str(c) for c in df.columns]

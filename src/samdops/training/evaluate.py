@@ -61,7 +61,7 @@ class Evaluation:
     family: str
     threshold: float
     overall: GroupMetrics
-    baseline: GroupMetrics
+    comparator: GroupMetrics
     subgroups: tuple[GroupMetrics, ...]
     reliability: dict[str, list[float | None]]
     roc_curve: dict[str, list[float]]
@@ -80,7 +80,7 @@ class Evaluation:
             "family": self.family,
             "threshold": self.threshold,
             "overall": self.overall.as_dict(),
-            "baseline": self.baseline.as_dict(),
+            "comparator": self.comparator.as_dict(),
             "subgroups": [g.as_dict() for g in self.subgroups],
             "reliability": self.reliability,
             "roc_curve": self.roc_curve,
@@ -112,7 +112,7 @@ _CALIBRATION = ("calibration_slope", "calibration_intercept")
 
 def _calibration(y: Array, score: Array) -> dict[str, m.Estimate]:
     """Logistic recalibration slope and intercept, as point estimates (no interval)."""
-    from samdops.drift.concept import calibration_line
+    from samdops.training.metrics import calibration_line
 
     both = 0 < int(y.sum()) < len(y)
     slope, intercept = calibration_line(y, score) if both else (math.nan, math.nan)
@@ -179,7 +179,7 @@ def apply_criteria(
 
 def evaluate(
     model_path: str | Path,
-    baseline_path: str | Path,
+    comparator_path: str | Path,
     test_path: str | Path,
     label: str,
     config: EvaluationConfig,
@@ -188,20 +188,20 @@ def evaluate(
     transform: Transform | None = None,
     group: str | None = None,
 ) -> Evaluation:
-    """Evaluate the model (and the baseline) on the test set and apply the acceptance gate.
+    """Evaluate the model (and the comparator) on the test set and apply the acceptance gate.
 
     ``transform`` turns the test rows into model inputs (subgroups still bin the raw columns);
     with ``group``, bootstrap intervals resample whole groups.
     """
     model: ModelFile = load_model(model_path)
-    baseline = load_model(baseline_path)
+    comparator = load_model(comparator_path)
     test = pd.read_parquet(test_path)
     inputs = test if transform is None else transform.apply(test)
     y = test[label].to_numpy(dtype="int64")
     ids = None if group is None else test[group].to_numpy()
     score = model.predict_proba(inputs)
     overall = _group("overall", y, score, config, ids)
-    base = _group(baseline.family, y, baseline.predict_proba(inputs), config, ids)
+    compared = _group(comparator.family, y, comparator.predict_proba(inputs), config, ids)
     groups = []
     for spec in config.subgroups:
         for name, mask in subgroup_masks(test, spec).items():
@@ -221,7 +221,7 @@ def evaluate(
         family=model.family,
         threshold=config.threshold,
         overall=overall,
-        baseline=base,
+        comparator=compared,
         subgroups=subgroups,
         reliability={
             "mean_predicted": json_safe([round(float(v), 6) for v in predicted]),
@@ -236,9 +236,7 @@ def evaluate(
 
 
 def _roc_curve(y: Array, score: Array) -> dict[str, list[float]]:
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, thresholds = roc_curve(y, score, drop_intermediate=True)
+    fpr, tpr, thresholds = m.roc_points(y, score)
     thresholds = np.minimum(thresholds, 1.0)  # the first threshold is +inf
     return {
         "fpr": [round(float(v), 6) for v in fpr],

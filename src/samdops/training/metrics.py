@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from samdops._types import Array
 from samdops.jsonsafe import json_safe
@@ -24,8 +23,45 @@ def auroc(y: Array, score: Array) -> float:
     negatives = len(y) - positives
     if positives == 0 or negatives == 0:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = average_ranks(score)
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def average_ranks(values: Array) -> Array:
+    """1-based ranks, ties sharing their mean rank (``scipy.stats.rankdata``'s default)."""
+    order = np.argsort(values, kind="mergesort")
+    starts = np.r_[0, np.flatnonzero(np.diff(values[order])) + 1]
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values), dtype="float64")
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def roc_points(y: Array, score: Array) -> tuple[Array, Array, Array]:
+    """False and true positive rates at each distinct score, highest first, without the points
+    on a straight segment, after (0, 0) at threshold +inf (``sklearn.metrics.roc_curve``)."""
+    order = np.argsort(score, kind="mergesort")[::-1]
+    ordered, labels = score[order], y[order].astype("float64")
+    last_of_tie = np.r_[np.flatnonzero(np.diff(ordered)), len(labels) - 1]
+    tps = np.cumsum(labels)[last_of_tie]
+    fps = 1 + last_of_tie - tps
+    thresholds = ordered[last_of_tie]
+    if len(fps) > 2:
+        kept = np.flatnonzero(np.r_[True, (np.diff(fps, 2) != 0) | (np.diff(tps, 2) != 0), True])
+        fps, tps, thresholds = fps[kept], tps[kept], thresholds[kept]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    return fps / fps[-1], tps / tps[-1], np.r_[np.inf, thresholds]
+
+
+def calibration_line(y: Array, score: Array) -> tuple[float, float]:
+    """Slope and intercept of the logistic recalibration of ``logit(score)`` on ``y`` (a ridge
+    of 1e-6 on the slope, scikit-learn's ``C=1e6``, keeps it finite when the classes separate).
+    """
+    from samdops.training.logistic import fit_logistic
+
+    p = np.clip(np.asarray(score, dtype="float64"), 1e-6, 1 - 1e-6)
+    slope, intercept = fit_logistic(np.log(p / (1 - p)).reshape(-1, 1), y, ridge=1e-6)
+    return float(slope[0]), intercept
 
 
 def auprc(y: Array, score: Array) -> float:

@@ -9,8 +9,10 @@ cannot execute code.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -75,8 +77,31 @@ def load_model(path: str | Path) -> ModelFile:
     return ModelFile(document)
 
 
+def import_xgboost() -> ModuleType:
+    """xgboost, without its scikit-learn wrappers unless scikit-learn is loaded already.
+
+    samdops uses only ``train``, ``Booster`` and ``DMatrix``. xgboost imports scikit-learn (and
+    with it scipy.stats) eagerly for its estimator classes, which samdops never uses: 1.2 s of a
+    pipeline step that only scores. A ``None`` in ``sys.modules`` makes that import fail, as
+    xgboost expects where scikit-learn is not installed; scikit-learn imports normally later.
+    """
+    loaded = sys.modules.get("xgboost")
+    if loaded is not None:
+        return loaded
+    if "sklearn" in sys.modules:
+        import xgboost
+
+        return xgboost
+    sys.modules["sklearn"] = None  # type: ignore[assignment]
+    try:
+        import xgboost
+    finally:
+        del sys.modules["sklearn"]
+    return xgboost
+
+
 def _xgboost_predict(document: dict[str, Any], x: Array) -> Array:
-    import xgboost as xgb
+    xgb = import_xgboost()
 
     booster = xgb.Booster()
     booster.load_model(bytearray(document["booster"].encode("utf-8")))

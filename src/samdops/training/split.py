@@ -94,6 +94,38 @@ def stratified_test_positions(y: Array, test_size: float, seed: int) -> Array:
     return result
 
 
+def stratified_fold_of_each_row(y: Array, folds: int, seed: int) -> Array:
+    """The cross-validation fold (0 to ``folds - 1``) of each row: the test folds of
+    scikit-learn's ``StratifiedKFold(folds, shuffle=True, random_state=seed)``, drawn with the
+    same random stream (so the cross-validation figures stay the same), without importing
+    scikit-learn into the step."""
+    if folds > len(y):
+        raise DataContractError(
+            f"{folds}-fold cross-validation needs at least {folds} rows (or groups), got "
+            f"{len(y)}; lower evaluation.cv_folds"
+        )
+    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+    _, by_appearance = np.unique(first, return_inverse=True)
+    encoded = by_appearance[inverse.ravel()]  # classes numbered in order of first appearance
+    counts = np.bincount(encoded)
+    if np.all(folds > counts):
+        raise DataContractError(
+            f"{folds}-fold cross-validation needs {folds} rows (or groups) of some class, got "
+            f"{counts.tolist()}; lower evaluation.cv_folds"
+        )
+    ordered = np.sort(encoded)
+    allocation = np.asarray(
+        [np.bincount(ordered[i::folds], minlength=len(first)) for i in range(folds)]
+    )
+    rng = np.random.RandomState(seed)
+    fold = np.empty(len(y), dtype="i")
+    for k in range(len(first)):
+        for_class = np.arange(folds).repeat(allocation[:, k])
+        rng.shuffle(for_class)
+        fold[encoded == k] = for_class
+    return fold
+
+
 def _approximate_mode(class_counts: Array, n_draws: int, rng: np.random.RandomState) -> Array:
     """How many of ``n_draws`` to take from each class: the floor of its share, with the
     remainders given to the largest fractional parts, ties broken at random (as scikit-learn)."""

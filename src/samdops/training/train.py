@@ -1,4 +1,4 @@
-"""Training: XGBoost and a logistic-regression baseline, deterministic to the byte.
+"""Training: XGBoost and a logistic-regression comparator, deterministic to the byte.
 
 Seeds and thread counts come from :class:`~samdops.config.ModelConfig`; with the same data and
 config, :func:`fit_model` returns a :class:`~samdops.training.models.ModelFile` with the same bytes.
@@ -17,8 +17,10 @@ import pandas as pd
 from samdops._types import Array
 from samdops.config import ModelConfig, TrainingConfig
 from samdops.errors import DataContractError
+from samdops.training.logistic import fit_logistic
 from samdops.training.metrics import auroc
-from samdops.training.models import MODEL_FORMAT, ModelFile
+from samdops.training.models import MODEL_FORMAT, ModelFile, import_xgboost
+from samdops.training.split import stratified_fold_of_each_row
 
 Family = Literal["xgboost", "logistic_regression"]
 
@@ -43,11 +45,11 @@ class CrossValidation:
 @dataclass(frozen=True)
 class TrainResult:
     model: ModelFile
-    baseline: ModelFile
+    comparator: ModelFile
     model_path: Path
     model_sha256: str
-    baseline_path: Path
-    baseline_sha256: str
+    comparator_path: Path
+    comparator_sha256: str
     cross_validation: tuple[CrossValidation, ...]
 
 
@@ -76,8 +78,7 @@ def fit_model(
 def _fit_xgboost(
     x: Array, y: Array, features: tuple[str, ...], config: ModelConfig
 ) -> dict[str, object]:
-    import xgboost as xgb
-
+    xgb = import_xgboost()
     p = config.xgboost
     params = {
         "objective": "binary:logistic",
@@ -99,8 +100,6 @@ def _fit_xgboost(
 
 
 def _fit_logistic(x: Array, y: Array, config: ModelConfig) -> dict[str, object]:
-    from sklearn.linear_model import LogisticRegression
-
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a column with no value at all
         medians = np.nanmedian(x, axis=0)
@@ -110,14 +109,13 @@ def _fit_logistic(x: Array, y: Array, config: ModelConfig) -> dict[str, object]:
     scale = filled.std(axis=0)
     scale[scale == 0] = 1.0
     p = config.logistic_regression
-    clf = LogisticRegression(C=p.C, max_iter=p.max_iter, solver="lbfgs", random_state=config.seed)
-    clf.fit((filled - mean) / scale, y)
+    coef, intercept = fit_logistic((filled - mean) / scale, y, ridge=1.0 / p.C, max_iter=p.max_iter)
     return {
         "impute_median": medians.tolist(),
         "mean": mean.tolist(),
         "scale": scale.tolist(),
-        "coef": clf.coef_[0].tolist(),
-        "intercept": float(clf.intercept_[0]),
+        "coef": coef.tolist(),
+        "intercept": intercept,
     }
 
 
@@ -126,16 +124,15 @@ def cv_folds(
 ) -> list[tuple[Array, Array]]:
     """(train rows, validation rows) of each stratified fold; with ``groups``, whole groups go to
     one fold, stratified by whether a group ever has a positive label."""
-    from sklearn.model_selection import StratifiedKFold
-
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     if groups is None:
-        return list(splitter.split(np.zeros(len(y)), y))
+        fold = stratified_fold_of_each_row(y, folds, seed)
+        return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(folds)]
     ever_positive = pd.Series(y).groupby(groups, sort=True).max()
     ids = ever_positive.index.to_numpy()
+    group_fold = stratified_fold_of_each_row(ever_positive.to_numpy(), folds, seed)
     out = []
-    for _, valid_groups in splitter.split(np.zeros(len(ids)), ever_positive.to_numpy()):
-        in_valid = np.isin(groups, ids[valid_groups])
+    for k in range(folds):
+        in_valid = np.isin(groups, ids[group_fold == k])
         out.append((np.flatnonzero(~in_valid), np.flatnonzero(in_valid)))
     return out
 
@@ -165,13 +162,13 @@ def train(
     label: str,
     config: ModelConfig,
     model_out: str | Path,
-    baseline_out: str | Path,
+    comparator_out: str | Path,
     cv_folds: int,
     *,
     frame: pd.DataFrame | None = None,
     groups: Array | None = None,
 ) -> TrainResult:
-    """Train the configured model family and the other family as a baseline; save both.
+    """Train the configured model family and the other family as a comparator; save both.
 
     ``frame`` (the model inputs, already derived from ``train_path``) replaces reading the file;
     ``groups`` keeps each group within one cross-validation fold.
@@ -180,18 +177,18 @@ def train(
     primary: Family = config.family
     other: Family = "logistic_regression" if primary == "xgboost" else "xgboost"
     model = fit_model(frame, features, label, config, primary)
-    baseline = fit_model(frame, features, label, config, other)
+    comparator = fit_model(frame, features, label, config, other)
     cv = tuple(
         cross_validate(frame, features, label, config, f, cv_folds, groups)
         for f in (primary, other)
     )
     return TrainResult(
         model=model,
-        baseline=baseline,
+        comparator=comparator,
         model_path=Path(model_out),
         model_sha256=model.save(model_out),
-        baseline_path=Path(baseline_out),
-        baseline_sha256=baseline.save(baseline_out),
+        comparator_path=Path(comparator_out),
+        comparator_sha256=comparator.save(comparator_out),
         cross_validation=cv,
     )
 
@@ -208,7 +205,10 @@ def model_inputs(frame: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
 
 
 def train_from_config(
-    train_path: str | Path, config: TrainingConfig, model_out: str | Path, baseline_out: str | Path
+    train_path: str | Path,
+    config: TrainingConfig,
+    model_out: str | Path,
+    comparator_out: str | Path,
 ) -> TrainResult:
     """Train as the pipeline does: the configured transform, then :func:`train` on its outputs
     (cross-validation folds keep the contract's groups whole)."""
@@ -220,7 +220,7 @@ def train_from_config(
         config.contract.label,
         config.model,
         model_out,
-        baseline_out,
+        comparator_out,
         config.evaluation.cv_folds,
         frame=model_inputs(raw, config),
         groups=None if group is None else raw[group].to_numpy(),

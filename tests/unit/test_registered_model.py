@@ -1,5 +1,6 @@
-"""load_registered_sepsis_model: model bytes from the store by digest, verified; the baseline
-from the record's metrics and the config's threshold; anything else is refused."""
+"""load_registered_model: model bytes from the store by digest, verified; the baseline
+from the record's metrics and the config's threshold; the config's transform (or none) scores
+raw rows, for the sepsis model and the Pima model alike; anything else is refused."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from samdops.config import TrainingConfig, default_config_path, load_config, packaged_config_path
@@ -16,9 +18,11 @@ from samdops.features.sepsis_hourly import FEATURES
 from samdops.governance.records import LocalRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL
-from samdops.monitoring.registered_model import load_registered_sepsis_model
+from samdops.monitoring.registered_model import load_registered_model
+from samdops.training.contract import apply_contract
 from samdops.training.models import ModelFile
 from samdops.training.train import fit_model, model_inputs
+from tests.conftest import PIMA_CSV
 
 METRICS = {
     "auroc": {"point": 0.97, "ci_low": 0.95, "ci_high": 0.99},
@@ -69,7 +73,7 @@ def test_loads_the_model_and_its_baseline(
 ) -> None:
     registry = LocalRegistry(tmp_path)
     ref = _register(registry, sepsis_config, model)
-    loaded = load_registered_sepsis_model(registry, ref)
+    loaded = load_registered_model(registry, ref)
     assert loaded.model.sha256 == model.sha256
     baseline = loaded.baseline
     assert (baseline.auroc, baseline.calibration_slope, baseline.calibration_intercept) == (
@@ -83,7 +87,7 @@ def test_loads_the_model_and_its_baseline(
     scores = loaded.score(window)
     assert scores.shape == (len(window),) and np.all((scores >= 0) & (scores <= 1))
     for same in ("sepsis-risk", "latest"):
-        assert load_registered_sepsis_model(registry, same).model.sha256 == model.sha256
+        assert load_registered_model(registry, same).model.sha256 == model.sha256
 
 
 def test_changed_model_bytes_in_the_store_are_refused(
@@ -96,10 +100,10 @@ def test_changed_model_bytes_in_the_store_are_refused(
     stored.chmod(0o644)
     stored.write_bytes(stored.read_bytes().replace(b'"xgboost"', b'"xgboosT"', 1))
     with pytest.raises(DigestMismatch, match=f"stored object {digest} .* now hashes to"):
-        load_registered_sepsis_model(registry, ref)
+        load_registered_model(registry, ref)
     stored.unlink()
     with pytest.raises(StoreError, match=f"cannot read the model file of {ref}: {digest} is not"):
-        load_registered_sepsis_model(registry, ref)
+        load_registered_model(registry, ref)
 
 
 def test_a_model_that_missed_its_gate_is_refused(
@@ -108,7 +112,7 @@ def test_a_model_that_missed_its_gate_is_refused(
     registry = LocalRegistry(tmp_path)
     ref = _register(registry, sepsis_config, model, status="gate_failed")
     with pytest.raises(RegistryError) as info:
-        load_registered_sepsis_model(registry, ref)
+        load_registered_model(registry, ref)
     assert str(info.value) == (
         "sepsis-risk@1 has status gate_failed: a model that missed its acceptance gate or was "
         "rejected is not monitored; give a registered model's id"
@@ -118,12 +122,29 @@ def test_a_model_that_missed_its_gate_is_refused(
 def test_a_model_of_another_config_is_refused(tmp_path: Path, model: ModelFile) -> None:
     registry = LocalRegistry(tmp_path)
     ref = _register(registry, load_config(default_config_path()), model)
-    with pytest.raises(RegistryError) as info:
-        load_registered_sepsis_model(registry, ref)
+    with pytest.raises(VerificationError) as info:
+        load_registered_model(registry, ref)
     assert str(info.value) == (
-        "pima-diabetes-onset@1 is not a sepsis model: its config uses feature transform None, "
-        "not 'sepsis_hourly'"
+        "the model of pima-diabetes-onset@1 is a xgboost model on 69 inputs, not the xgboost "
+        "model on the 8 inputs its config names"
     )
+
+
+def test_the_pima_model_scores_raw_rows_as_it_was_trained(tmp_path: Path) -> None:
+    """No transform: the contract's columns, with its missing codes (a Glucose of 0) as NaN,
+    as ingest gave them to training; the extra columns of a window are not inputs."""
+    config = load_config(default_config_path())
+    raw = pd.read_csv(PIMA_CSV)
+    trained = apply_contract(raw, config.contract)
+    pima = fit_model(trained, config.model_features, "Outcome", config.model, "xgboost")
+    registry = LocalRegistry(tmp_path)
+    ref = _register(registry, config, pima)
+    loaded = load_registered_model(registry, ref)
+    assert loaded.label == "Outcome" and not loaded.looks_back
+    window = raw.drop(columns=["Outcome"]).assign(record_id=range(len(raw)), ward="B")
+    assert np.array_equal(loaded.score(window), pima.predict_proba(trained))
+    assert (raw["Glucose"] == 0).any()  # the codes mattered
+    assert not np.array_equal(loaded.score(window), pima.predict_proba(raw))
 
 
 def test_a_model_on_other_features_is_refused(
@@ -132,8 +153,8 @@ def test_a_model_on_other_features_is_refused(
     other = ModelFile({**model.document, "features": list(FEATURES[:-1])})
     registry = LocalRegistry(tmp_path)
     ref = _register(registry, sepsis_config, other)
-    with pytest.raises(VerificationError, match="is a xgboost model on 68 inputs, not the sepsis"):
-        load_registered_sepsis_model(registry, ref)
+    with pytest.raises(VerificationError, match="is a xgboost model on 68 inputs, not the xgboo"):
+        load_registered_model(registry, ref)
 
 
 def test_an_evaluation_of_another_model_is_refused(
@@ -142,7 +163,7 @@ def test_an_evaluation_of_another_model_is_refused(
     registry = LocalRegistry(tmp_path)
     ref = _register(registry, sepsis_config, model, evaluated="sha256:" + "0" * 64)
     with pytest.raises(VerificationError, match="evaluation report of sepsis-risk@1 is for model"):
-        load_registered_sepsis_model(registry, ref)
+        load_registered_model(registry, ref)
 
 
 def test_a_record_without_the_baseline_metrics_is_refused(
@@ -152,7 +173,7 @@ def test_a_record_without_the_baseline_metrics_is_refused(
     metrics = {k: v for k, v in METRICS.items() if k != "calibration_slope"}
     ref = _register(registry, sepsis_config, model, metrics=metrics)
     with pytest.raises(RegistryError, match="sepsis-risk@1 records no calibration_slope; the mon"):
-        load_registered_sepsis_model(registry, ref)
+        load_registered_model(registry, ref)
     no_alerts = {**METRICS, "ppv": {"point": None, "ci_low": None, "ci_high": None}}
     ref = _register(registry, sepsis_config, model, metrics=no_alerts)
-    assert load_registered_sepsis_model(registry, ref).baseline.ppv is None
+    assert load_registered_model(registry, ref).baseline.ppv is None
