@@ -71,14 +71,24 @@ clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
 
 # --- Kubernetes: images, chart, cluster (README, "Deploying to a cluster") -------------------
-.PHONY: images chart-sync chart-test kind-up deploy submit
+.PHONY: images images-smoke chart-sync chart-test kind-up deploy submit
 CLUSTER ?= kind
 KUSTOMIZE_LOCAL := --load-restrictor LoadRestrictionsNone
 
-# Build and push the component image with docker or podman; record its digest in
-# images/digests.lock (read by `make compile`). Needs SAMDOPS_BASE_IMAGE=name:tag@sha256:<digest>.
+# Build the component image with docker or podman, smoke-check it and record its digest in
+# images/digests.lock (read by `make compile`). With a registry (SAMDOPS_REGISTRY, or the one
+# `make kind-up` runs on localhost:5001) the image is pushed and the pushed digest recorded;
+# without one, the local image's digest (podman). The base is
+# SAMDOPS_BASE_IMAGE=name:tag@sha256:<digest> if it is present or pullable, else one built from
+# Debian packages (podman and debootstrap, as root the first time). Unchanged inputs reuse the
+# image. See images/build.sh.
 images: $(STAMP)
 	@PY=$(PY) images/build.sh
+
+# Run the image that images/digests.lock (or SAMDOPS_COMPONENT_IMAGE) names: it imports samdops,
+# kfp, xgboost, pandas and sklearn, and runs as user 10001.
+images-smoke: $(STAMP)
+	@images/smoke.sh "$$($(PY) -c 'from samdops.cluster.images import component_image; print(component_image())')"
 
 # Copy the Vault policies (manifests/vault, their one source) into the chart (.Files.Get needs
 # them inside it). `make chart-test` fails while the copy is stale.

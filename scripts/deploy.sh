@@ -26,6 +26,9 @@ for var in SAMDOPS_MINIO_IMAGE SAMDOPS_MC_IMAGE SAMDOPS_VAULT_IMAGE; do
 done
 component=$($PY -c 'from samdops.cluster.images import component_image, require_pinned; print(require_pinned(component_image()))') \
   || die "no component image pinned by digest: run make images first"
+# A build without a registry records localhost/NAME@sha256:..., which exists only on this machine.
+[[ $component != localhost/* ]] \
+  || die "the component image $component exists only on this machine; push it with SAMDOPS_REGISTRY=localhost:5001 make images (after make kind-up)"
 "$KUBECTL" cluster-info >/dev/null 2>&1 || die "no cluster on the current kubectl context: run make kind-up"
 mkdir -p "$OUT"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,25 @@ def test_deploy_refuses_images_not_pinned_or_placeholders(
     done = _run("deploy.sh", env)
     assert done.returncode == 1
     assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
+
+
+def test_deploy_refuses_a_component_image_that_exists_only_on_this_machine(
+    tmp_path: Path,
+) -> None:
+    """Without a registry, `make images` records localhost/NAME@...: no cluster can pull it."""
+    local = "localhost/samdops-component@sha256:" + "3" * 64
+    env = {
+        "PATH": _bin(tmp_path),
+        "HOME": str(tmp_path),
+        "PY": sys.executable,
+        "SAMDOPS_COMPONENT_IMAGE": local,
+        "SAMDOPS_MINIO_IMAGE": "minio/minio@sha256:" + "4" * 64,
+        "SAMDOPS_MC_IMAGE": "minio/mc@sha256:" + "1" * 64,
+        "SAMDOPS_VAULT_IMAGE": "hashicorp/vault@sha256:" + "2" * 64,
+    }
+    done = _run("deploy.sh", env)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"make deploy: the component image {local} exists only on this machine; push it with "
+        "SAMDOPS_REGISTRY=localhost:5001 make images (after make kind-up)\n"
+    )

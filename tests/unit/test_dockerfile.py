@@ -170,72 +170,177 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert os.access(BUILD, os.X_OK)
 
 
-FAKE_DOCKER = """#!/bin/sh
+# Stands in for docker and podman: answers `info`, logs every other call (as `docker ...` or
+# `podman ...`) and answers the calls whose output build.sh and smoke.sh read.
+FAKE_ENGINE = """#!/bin/sh
 [ "$1" = info ] && exit 0
-echo "$@" >> "$DOCKER_LOG"
-case "$1" in
-  image) echo "$FAKE_REPO_DIGEST" ;;
+echo "${0##*/} $*" >> "$ENGINE_LOG"
+[ "$1" = --runtime ] && shift 2
+case "$*" in
+  "image inspect --format {{range .RepoDigests}}"*) echo "$FAKE_REPO_DIGEST" ;;
+  "run "*" id -u") echo 10001 ;;
+  "run "*) echo ok ;;
 esac
 exit 0
 """
 
+# Stands in for PY: images/prepare.py downloads nothing, builds no wheel (so nothing is written
+# into build/images/wheels or build/images/project), prints a fixed input digest and finds no
+# registry; every other call runs in the real interpreter.
+FAKE_PY = """#!/bin/sh
+case "$1 $2" in
+  "images/prepare.py wheels" | "images/prepare.py project") echo "$*" >> "$PY_LOG"; exit 0 ;;
+  "images/prepare.py registry") echo "$*" >> "$PY_LOG"; exit 1 ;;
+  "images/prepare.py inputs") echo "$FAKE_INPUTS"; exit 0 ;;
+esac
+exec "$REAL_PY" "$@"
+"""
+INPUTS = "sha256:" + "e" * 64
+BASE = "python:3.11-slim-bookworm@sha256:" + "d" * 64
+HOST_STEPS = [
+    "images/prepare.py wheels build/images/wheels requirements/build.lock "
+    "build/images/runtime.lock",
+    "images/prepare.py project build/images/project",
+]
+
 
 def _fake_engine_path(tmp_path: Path) -> str:
     bin_dir = Path(_path_without_engines(tmp_path))
-    for tool in ("mkdir", "mv", "cat", "grep", "head", "cut", "git"):
+    for tool in ("mkdir", "mv", "rm", "cat", "grep", "head", "tail", "cut", "git"):
         found = shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
-    docker = bin_dir / "docker"
-    docker.write_text(FAKE_DOCKER)
-    docker.chmod(0o755)
+    # runc on PATH, so that podman's `--runtime runc` does not depend on this machine.
+    for name, script in (("docker", FAKE_ENGINE), ("podman", FAKE_ENGINE), ("python", FAKE_PY)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    (bin_dir / "runc").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "runc").chmod(0o755)
     return str(bin_dir)
+
+
+def _run_make_images(
+    tmp_path: Path, engine: str, repo_digest: str, registry: str | None
+) -> subprocess.CompletedProcess[str]:
+    bin_dir = _fake_engine_path(tmp_path)
+    env = {
+        "PATH": bin_dir,
+        "HOME": str(tmp_path),
+        "CONTAINER_ENGINE": engine,
+        "SAMDOPS_BASE_IMAGE": BASE,
+        "ENGINE_LOG": str(tmp_path / "engine.log"),
+        "PY_LOG": str(tmp_path / "py.log"),
+        "FAKE_REPO_DIGEST": repo_digest,
+        "FAKE_INPUTS": INPUTS,
+        "DIGESTS_LOCK": str(tmp_path / "digests.lock"),
+        "PY": str(Path(bin_dir) / "python"),
+        "REAL_PY": sys.executable,
+        "SAMDOPS_ALLOW_DIRTY": "1",
+    }
+    if registry is not None:
+        env["SAMDOPS_REGISTRY"] = registry
+    return subprocess.run(
+        ["bash", str(BUILD)], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
+    )
+
+
+def _build_calls(engine: str, name: str) -> tuple[str, str, str, list[str]]:
+    """The engine as logged, the image's tag, the dirty-tree warning and a build's engine calls."""
+    commit = _git("rev-parse", "HEAD")
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    warning = "make images: building from uncommitted changes; the image records no commit\n"
+    lock_sha = (
+        "sha256:" + hashlib.sha256((REPO / "requirements" / "app.lock").read_bytes()).hexdigest()
+    )
+    tag = f"{name}:0.1.0-{commit[:12]}{'-dirty' if dirty else ''}"
+    eng, pull, limits = ("docker", "", "")
+    if engine == "podman":
+        eng, pull = "podman --runtime runc", " --pull=never"
+        limits = " --ulimit nofile=4096:4096 --ulimit nproc=4096:4096"
+    build = (
+        f"{eng} build{pull} --network none{limits} --file images/Dockerfile"
+        " --build-context wheels=build/images/wheels --build-context project=build/images/project"
+        f" --build-arg BASE_IMAGE={BASE} --build-arg SAMDOPS_GIT_COMMIT={'' if dirty else commit}"
+        f" --build-arg SAMDOPS_LOCK_SHA256={lock_sha} --label io.samdops.inputs={INPUTS}"
+        f" --label org.opencontainers.image.base.name={BASE} --tag {tag} ."
+    )
+    run = f"{eng} run --rm --network host{limits} {tag}"
+    calls = [
+        f"{eng} image inspect {BASE}",
+        f'{eng} image inspect --format {{{{index .Config.Labels "io.samdops.inputs"}}}} {tag}',
+        build,
+        f"{run} python -c import samdops, kfp, xgboost, pandas, sklearn; print('ok')",
+        f"{run} id -u",
+    ]
+    return eng, tag, warning if dirty else "", calls
+
+
+REPO_DIGESTS = "image inspect --format {{range .RepoDigests}}{{println .}}{{end}}"
 
 
 @pytest.mark.parametrize(
     ("repo_digest", "status"),
     [("localhost:5001/samdops-component@sha256:" + "c" * 64, 0), ("", 1)],
+    ids=["pushed", "no-pushed-digest"],
 )
 def test_make_images_records_the_pushed_digest(
     tmp_path: Path, repo_digest: str, status: int
 ) -> None:
-    base = "python:3.11-slim-bookworm@sha256:" + "d" * 64
-    lock = tmp_path / "digests.lock"
-    env = {
-        "PATH": _fake_engine_path(tmp_path),
-        "HOME": str(tmp_path),
-        "SAMDOPS_BASE_IMAGE": base,
-        "DOCKER_LOG": str(tmp_path / "docker.log"),
-        "FAKE_REPO_DIGEST": repo_digest,
-        "DIGESTS_LOCK": str(lock),
-        "PY": sys.executable,
-        "SAMDOPS_ALLOW_DIRTY": "1",
-    }
-    done = subprocess.run(
-        ["bash", str(BUILD)], capture_output=True, text=True, env=env, check=False, cwd=tmp_path
-    )
+    done = _run_make_images(tmp_path, "docker", repo_digest, "localhost:5001")
     assert done.returncode == status, done.stderr
-    calls = (tmp_path / "docker.log").read_text().splitlines()
-    commit = _git("rev-parse", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-    lock_sha = (
-        "sha256:" + hashlib.sha256((REPO / "requirements" / "app.lock").read_bytes()).hexdigest()
-    )
-    recorded = "" if dirty else commit
-    tag = f"localhost:5001/samdops-component:0.1.0-{commit[:12]}{'-dirty' if dirty else ''}"
-    assert calls[0] == (
-        f"build --pull --file images/Dockerfile --build-arg BASE_IMAGE={base} "
-        f"--build-arg SAMDOPS_GIT_COMMIT={recorded} --build-arg SAMDOPS_LOCK_SHA256={lock_sha} "
-        f"--tag {tag} ."
-    )
-    assert calls[1] == f"push {tag}"
+    _, tag, warning, calls = _build_calls("docker", "localhost:5001/samdops-component")
+    assert (tmp_path / "engine.log").read_text().splitlines() == [
+        *calls,
+        f"docker push {tag}",
+        f"docker {REPO_DIGESTS} {tag}",
+    ]
+    assert (tmp_path / "py.log").read_text().splitlines() == HOST_STEPS
+    assert (REPO / "build" / "images" / "runtime.lock").is_file()
+    lock = tmp_path / "digests.lock"
     if status == 0:
         assert json.loads(lock.read_text()) == {"component": repo_digest}
-        assert (REPO / "build" / "images" / "runtime.lock").is_file()
+        assert done.stderr == warning
     else:
         assert not lock.exists()
-        last = done.stderr.splitlines()[-1]
-        assert last == f"make images: could not read the pushed digest of {tag}"
+        assert done.stderr == f"{warning}make images: could not read the pushed digest of {tag}\n"
+
+
+LOCAL_DIGEST = "localhost/samdops-component@sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("engine", "registry", "repo_digest"),
+    [("podman", None, LOCAL_DIGEST), ("podman", "none", LOCAL_DIGEST), ("docker", "", "")],
+    ids=["podman-registry-unset-none-answers", "podman-registry-none", "docker-registry-empty"],
+)
+def test_make_images_without_a_registry_records_the_local_digest(
+    tmp_path: Path, engine: str, registry: str | None, repo_digest: str
+) -> None:
+    done = _run_make_images(tmp_path, engine, repo_digest, registry)
+    eng, tag, warning, calls = _build_calls(engine, "localhost/samdops-component")
+    # Unset, build.sh asks whether a registry answers on localhost:5001 (here: none does).
+    probe = ["images/prepare.py registry localhost:5001"] if registry is None else []
+    assert (tmp_path / "py.log").read_text().splitlines() == probe + HOST_STEPS
+    logged = (tmp_path / "engine.log").read_text().splitlines()
+    lock = tmp_path / "digests.lock"
+    if repo_digest:
+        assert done.returncode == 0, done.stderr
+        assert logged == [
+            *calls,
+            f"{eng} {REPO_DIGESTS} {tag}",
+            f"{eng} image inspect {repo_digest}",
+        ]
+        assert not any(" push " in call for call in logged)
+        assert json.loads(lock.read_text()) == {"component": repo_digest}
+        assert done.stderr == warning
+    else:  # docker lists a RepoDigest only for a pushed image
+        assert done.returncode == 1
+        assert logged == [*calls, f"{eng} {REPO_DIGESTS} {tag}"]
+        assert not lock.exists()
+        assert done.stderr == (
+            f"{warning}make images: docker lists no digest for the local image {tag} (docker lists "
+            "one only for pushed images); set SAMDOPS_REGISTRY to push it, or use podman\n"
+        )
 
 
 def test_make_images_refuses_uncommitted_changes(tmp_path: Path) -> None:
@@ -246,7 +351,7 @@ def test_make_images_refuses_uncommitted_changes(tmp_path: Path) -> None:
         "PATH": _fake_engine_path(tmp_path),
         "HOME": str(tmp_path),
         "SAMDOPS_BASE_IMAGE": "python:3.11-slim-bookworm@sha256:" + "d" * 64,
-        "DOCKER_LOG": str(tmp_path / "docker.log"),
+        "ENGINE_LOG": str(tmp_path / "engine.log"),
         "PY": sys.executable,
     }
     done = subprocess.run(
@@ -258,4 +363,4 @@ def test_make_images_refuses_uncommitted_changes(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.startswith("make images: the working tree has uncommitted changes;")
-    assert not (tmp_path / "docker.log").exists()
+    assert not (tmp_path / "engine.log").exists()
