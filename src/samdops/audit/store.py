@@ -11,23 +11,18 @@ fails with ``EEXIST`` if the name exists, like ``O_EXCL``, and readers never see
 fsyncs the directory, and makes the file read-only. Checkpoints go to
 ``checkpoints/<12-digit size>.note`` the same way.
 
-S3 with Object Lock (later): versioned, locked objects cannot be rewritten, even by an
-administrator, but the create-if-absent primitive is missing from the ``minio`` client: it cannot
-send ``If-None-Match: *`` (a metadata header of that name is sent as ``x-amz-meta-if-none-match``
-and a second PUT silently overwrites; see the environment notes). An S3 implementation must
-therefore either serialise appends through a single writer per log (a registry service holding a
-lease) and write entries under sequence-numbered keys, or use another client that can send the
-conditional header. It is deliberately not implemented here.
+On S3 (:mod:`samdops.audit.s3_store`) the same primitive is a conditional PUT
+(``If-None-Match: *``), with Object Lock retention on every object.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from samdops.atomic import atomic_write_bytes
 from samdops.errors import AuditError
 
 _ENTRY_RE = re.compile(r"^(\d{12})\.entry$")
@@ -102,33 +97,16 @@ class LocalEntryStore:
 
     @staticmethod
     def _create(path: Path, data: bytes) -> bool:
-        """Exclusive durable create; ``False`` only if ``path`` already exists."""
+        """Exclusive durable create of a read-only file; ``False`` only if ``path`` exists."""
         if path.exists():
             return False
-        tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o444)
-            try:
-                os.link(tmp, path)  # atomic: fails with EEXIST if another writer won
-            except FileExistsError:
-                return False
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-            return True
+            atomic_write_bytes(path, data, exclusive=True, mode=0o444)
+        except FileExistsError:
+            return False  # another writer won
         except OSError as exc:
             raise AuditError(f"cannot write audit object {path}: {exc}") from exc
-        finally:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
+        return True
 
     @staticmethod
     def _read(path: Path) -> bytes | None:
