@@ -3,9 +3,8 @@
 Labels come late, as rows (id, the hour when rows are hours of a stay, label, label-arrival
 time). Window rows whose label has arrived get AUROC, calibration slope/intercept, alert rate
 and PPV of alerts against the model's validated baseline, plus ADWIN on their error stream in
-label-arrival order. Rows still without
-a label get the CBPE-style estimate from the scores alone, marked ``"estimated": True``. The
-metric functions are :mod:`samdops.drift.concept`'s.
+label-arrival order. Rows still without a label get the CBPE-style estimate from the scores
+alone, marked ``"estimated": True``. The metric functions are :mod:`samdops.drift.concept`'s.
 """
 
 from __future__ import annotations
@@ -36,6 +35,12 @@ class ValidationBaseline(Protocol):
     def alert_rate(self) -> float: ...
     @property
     def threshold(self) -> float: ...
+
+
+def join_keys(id_column: str, time_column: str = "") -> list[str]:
+    """The columns a label joins its scored row on: the id and, when rows are hours of a
+    stay, the time column."""
+    return [id_column, *([time_column] if time_column else [])]
 
 
 def baseline_dict(baseline: ValidationBaseline) -> dict[str, float | None]:
@@ -69,7 +74,7 @@ def window_performance(
         threshold=float(baseline.threshold),
         max_auroc_drop=max_auroc_drop,
     )
-    keys = [id_column, *([time_column] if time_column else [])]
+    keys = join_keys(id_column, time_column)
     rows = pd.DataFrame({k: window[k].to_numpy() for k in keys})
     rows["score"] = np.asarray(scores, dtype=float)
     rows = rows[np.isfinite(rows["score"].to_numpy())]

@@ -26,6 +26,7 @@ import pandas as pd
 from samdops._types import Array
 from samdops.atomic import atomic_write_bytes
 from samdops.drift.concept_monitor import ConceptMonitor, ConceptResult
+from samdops.drift.performance import join_keys
 from samdops.errors import DriftInputError
 
 SCORE = "score"
@@ -54,7 +55,7 @@ class LateLabels:
     @property
     def keys(self) -> list[str]:
         """The columns a label joins its scored row on."""
-        return [self.id_column, *([self.time_column] if self.time_column else [])]
+        return join_keys(self.id_column, self.time_column)
 
     def record_scored(self, window: str, rows: pd.DataFrame) -> None:
         """Keep the window's scored rows (``rows`` has the id, time and score columns)."""

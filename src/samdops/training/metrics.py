@@ -13,6 +13,7 @@ import numpy as np
 
 from samdops._types import Array
 from samdops.jsonsafe import json_safe
+from samdops.training.logistic import fit_logistic
 
 MetricFn = Callable[[Array, Array], float]
 
@@ -37,15 +38,20 @@ def average_ranks(values: Array) -> Array:
     return ranks
 
 
+def _counts_at_each_score(y: Array, score: Array) -> tuple[Array, Array, Array]:
+    """True and false positives at or above each distinct score, highest score first, and
+    those scores (scikit-learn's ``_binary_clf_curve``)."""
+    order = np.argsort(score, kind="mergesort")[::-1]
+    ordered = score[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(ordered)), len(y) - 1]
+    tps = np.cumsum(y[order].astype("float64"))[last_of_tie]
+    return tps, 1 + last_of_tie - tps, ordered[last_of_tie]
+
+
 def roc_points(y: Array, score: Array) -> tuple[Array, Array, Array]:
     """False and true positive rates at each distinct score, highest first, without the points
     on a straight segment, after (0, 0) at threshold +inf (``sklearn.metrics.roc_curve``)."""
-    order = np.argsort(score, kind="mergesort")[::-1]
-    ordered, labels = score[order], y[order].astype("float64")
-    last_of_tie = np.r_[np.flatnonzero(np.diff(ordered)), len(labels) - 1]
-    tps = np.cumsum(labels)[last_of_tie]
-    fps = 1 + last_of_tie - tps
-    thresholds = ordered[last_of_tie]
+    tps, fps, thresholds = _counts_at_each_score(y, score)
     if len(fps) > 2:
         kept = np.flatnonzero(np.r_[True, (np.diff(fps, 2) != 0) | (np.diff(tps, 2) != 0), True])
         fps, tps, thresholds = fps[kept], tps[kept], thresholds[kept]
@@ -57,8 +63,6 @@ def calibration_line(y: Array, score: Array) -> tuple[float, float]:
     """Slope and intercept of the logistic recalibration of ``logit(score)`` on ``y`` (a ridge
     of 1e-6 on the slope, scikit-learn's ``C=1e6``, keeps it finite when the classes separate).
     """
-    from samdops.training.logistic import fit_logistic
-
     p = np.clip(np.asarray(score, dtype="float64"), 1e-6, 1 - 1e-6)
     slope, intercept = fit_logistic(np.log(p / (1 - p)).reshape(-1, 1), y, ridge=1e-6)
     return float(slope[0]), intercept
@@ -69,11 +73,8 @@ def auprc(y: Array, score: Array) -> float:
     positives = int(y.sum())
     if positives == 0:
         return float("nan")
-    order = np.argsort(-score, kind="mergesort")
-    sorted_score, sorted_y = score[order], y[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_score)), len(y) - 1]
-    tps = np.cumsum(sorted_y)[last_of_tie]
-    precision = tps / (last_of_tie + 1)
+    tps, fps, _ = _counts_at_each_score(y, score)
+    precision = tps / (tps + fps)
     recall = tps / positives
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
