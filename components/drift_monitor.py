@@ -48,8 +48,7 @@ def drift_monitor(
     correction: str,
     backend: str,
     model_ref: str,
-    home: str,
-    store: str,
+    state: str,
     report: Output[HTML],
     summary: Output[Markdown],
     findings: Output[Artifact],
@@ -80,12 +79,12 @@ def drift_monitor(
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def record_alerts(findings: Input[Artifact], home: str, run: str, retrain_plan_id: str) -> str:
+def record_alerts(findings: Input[Artifact], state: str, run: str, retrain_plan_id: str) -> str:
     """Record each alert as an audit entry and SIEM event; return "retrain" when a critical
     alert should start retraining under PCCP ``retrain_plan_id`` (empty: never)."""
     from samdops.steps.monitoring import record_alerts_step
     from samdops.steps.training import run_step
 
     return run_step(
-        record_alerts_step, findings=findings, home=home, run=run, retrain_plan_id=retrain_plan_id
+        record_alerts_step, findings=findings, state=state, run=run, retrain_plan_id=retrain_plan_id
     )

@@ -11,7 +11,7 @@ def ingest(
     config: str,
     source: Input[Dataset],
     expected_sha256: str,
-    home: str,
+    state: str,
     run: str,
     dataset: Output[Dataset],
     train: Output[Dataset],
@@ -28,6 +28,6 @@ def ingest(
         dataset=dataset,
         train=train,
         test=test,
-        home=home,
+        state=state,
         run=run,
     )

@@ -10,7 +10,7 @@ from samdops.components._image import COMPONENT_IMAGE
 def pccp_gate(
     config: str,
     plan_id: str,
-    home: str,
+    state: str,
     model: Input[Model],
     train: Input[Dataset],
     test: Input[Dataset],
@@ -18,7 +18,6 @@ def pccp_gate(
     change_record: Output[Artifact],
     report: Output[HTML],
     summary: Output[Markdown],
-    store: str = "",
 ) -> None:
     """Check scope, data, test independence, acceptance and non-inferiority; show the report."""
     from samdops.steps.training import pccp_gate_step, run_step
@@ -27,7 +26,7 @@ def pccp_gate(
         pccp_gate_step,
         config=config,
         plan_id=plan_id,
-        home=home,
+        state=state,
         model=model,
         train=train,
         test=test,
@@ -35,5 +34,4 @@ def pccp_gate(
         change_record=change_record,
         report=report,
         summary=summary,
-        store=store,
     )

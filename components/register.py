@@ -17,12 +17,11 @@ def register(
     model: Input[Model],
     comparator: Input[Model],
     evaluation: Input[Artifact],
-    home: str,
+    state: str,
     run: str,
     image: str,
     summary: Output[Markdown],
     record: Output[Artifact],
-    store: str = "",
     pipeline_spec: str = "",
 ) -> None:
     """Register the model (status gate_failed when a criterion was missed) and summarise the run."""
@@ -39,11 +38,10 @@ def register(
         model=model,
         comparator=comparator,
         evaluation=evaluation,
-        home=home,
+        state=state,
         run=run,
         image=image,
         summary=summary,
         record=record,
-        store=store,
         pipeline_spec=pipeline_spec,
     )

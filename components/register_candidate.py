@@ -18,12 +18,11 @@ def register_candidate(
     comparator: Input[Model],
     evaluation: Input[Artifact],
     change_record: Input[Artifact],
-    home: str,
+    state: str,
     run: str,
     image: str,
     summary: Output[Markdown],
     record: Output[Artifact],
-    store: str = "",
     pipeline_spec: str = "",
 ) -> None:
     """Register as a candidate (or as rejected / outside the plan, and fail the run)."""
@@ -40,12 +39,11 @@ def register_candidate(
         model=model,
         comparator=comparator,
         evaluation=evaluation,
-        home=home,
+        state=state,
         run=run,
         image=image,
         summary=summary,
         record=record,
-        store=store,
         pipeline_spec=pipeline_spec,
         change_record=change_record,
     )

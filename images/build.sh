@@ -99,7 +99,7 @@ ref="$name:$version-$tag_suffix"
 
 # --- Host-side inputs: the runtime lock, its files, the samdops wheel --------------------------
 mkdir -p "$OUT"
-$PY images/runtime_lock.py requirements/app.lock > "$OUT/runtime.lock.tmp"
+$PY images/runtime_lock.py requirements/app.lock requirements/build.lock > "$OUT/runtime.lock.tmp"
 mv "$OUT/runtime.lock.tmp" "$OUT/runtime.lock"
 $PY images/prepare.py wheels "$OUT/wheels" requirements/build.lock "$OUT/runtime.lock"
 $PY images/prepare.py project "$OUT/project" >/dev/null

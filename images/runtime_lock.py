@@ -6,7 +6,11 @@ the dependency closure of ``samdops`` (no extras) through the installed distribu
 checks every version against the lock, and prints the lock's own entries (pins and hashes) for
 exactly those packages. The image then installs them with ``pip --require-hashes --no-deps``.
 
-Usage: python images/runtime_lock.py requirements/app.lock > build/images/runtime.lock
+A few packages import a distribution they do not declare (:data:`UNDECLARED`); it is added to
+the closure from the lock files given (``build.lock`` holds setuptools).
+
+Usage: python images/runtime_lock.py requirements/app.lock [requirements/build.lock]
+       > build/images/runtime.lock
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+# package -> distributions it imports at run time without declaring them
+UNDECLARED = {"deepchecks": ("setuptools",)}  # deepchecks imports pkg_resources
 _ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 # The image's interpreter: CPython 3.11 on x86_64 Linux (the lock's target platform).
 _TARGET: dict[str, str] = {
@@ -61,6 +67,7 @@ def closure(root: str) -> set[str]:
         if key in seen and not extras:
             continue
         seen.add(key)
+        todo.extend((extra, frozenset[str]()) for extra in UNDECLARED.get(key, ()))
         for spec in metadata.requires(name) or []:
             req = Requirement(spec)
             wanted = ["", *sorted(extras)]
@@ -84,15 +91,15 @@ def runtime_lock(lock_text: str, root: str = "samdops") -> str:
                 f"runtime_lock: {name} is {installed} here but {entries[name][0]} in the lock; "
                 "run `make venv` again"
             )
-    header = "# The runtime subset of requirements/app.lock, written by images/runtime_lock.py.\n"
+    header = "# The runtime subset of the lock files, written by images/runtime_lock.py.\n"
     return header + "".join(body for name, (_, body) in entries.items() if name in names)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: runtime_lock.py requirements/app.lock", file=sys.stderr)
+    if len(argv) < 2:
+        print("usage: runtime_lock.py requirements/app.lock [MORE.lock ...]", file=sys.stderr)
         return 2
-    sys.stdout.write(runtime_lock(Path(argv[1]).read_text(encoding="utf-8")))
+    sys.stdout.write(runtime_lock("".join(Path(a).read_text(encoding="utf-8") for a in argv[1:])))
     return 0
 
 

@@ -25,10 +25,11 @@ else
   run=("$engine" run --rm --network host)
 fi
 
-imports=$("${run[@]}" "$image" python -c \
-  "import samdops, kfp, xgboost, pandas, sklearn; print('ok')" 2>&1) || true
-if [[ $imports != ok ]]; then
-  echo "make images: smoke check of $image failed: python -c 'import samdops, kfp, xgboost, pandas, sklearn' printed: ${imports##*$'\n'}" >&2
+# Warnings on stderr (deepchecks, alibi-detect) come before it; the last line must be "ok".
+modules="samdops, kfp, xgboost, pandas, sklearn, deepchecks.tabular, alibi_detect"
+imports=$("${run[@]}" "$image" python -c "import $modules; print('ok')" 2>&1) || true
+if [[ ${imports##*$'\n'} != ok ]]; then
+  echo "make images: smoke check of $image failed: python -c 'import $modules' printed: ${imports##*$'\n'}" >&2
   exit 1
 fi
 uid=$("${run[@]}" "$image" id -u 2>&1) || true

@@ -36,7 +36,7 @@ class Trained:
 
 
 def train_and_evaluate(
-    config: str, data_uri: str, data_sha256: str, home: str, run: str, source_name: str
+    config: str, data_uri: str, data_sha256: str, state: str, run: str, source_name: str
 ) -> Trained:
     """Add import -> ingest -> validate -> train -> evaluate to the pipeline being defined."""
     source = dsl.importer(
@@ -47,7 +47,7 @@ def train_and_evaluate(
     ).set_display_name(source_name)
     source.set_caching_options(False)  # the object at a URI can change; ingest checks its digest
     ingested = ingest(
-        config=config, source=source.output, expected_sha256=data_sha256, home=home, run=run
+        config=config, source=source.output, expected_sha256=data_sha256, state=state, run=run
     )
     validated = validate(
         config=config, train=ingested.outputs["train"], test=ingested.outputs["test"]

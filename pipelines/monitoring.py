@@ -5,10 +5,11 @@ with a 6-field cron such as ``"0 0 2 * * *"``; the chart's monitoring Job create
 window's HTML report shows in the Kubeflow UI; runnable through kfp.local. An empty ``window``
 means yesterday (UTC) and ``{window}`` in a path is replaced by it.
 
-Parameters are run-time values only (no secrets): the model's registry ref, the samdops home and
-the artifact store location. A critical alert starts the retraining stages only when a PCCP
-plan, config and data are given (``retrain_*``; empty: never). They end with the PCCP gate and a
-*candidate* registration: no step of this pipeline can release a model.
+Parameters are run-time values only (no secrets): the model's registry ref and the state
+location (empty: each step's ``$SAMDOPS_STATE``, which the chart's runtime ConfigMap sets). A
+critical alert starts the retraining stages only when a PCCP plan, config and data are given
+(``retrain_*``; empty: never). They end with the PCCP gate and a *candidate* registration: no
+step of this pipeline can release a model.
 """
 
 from kfp import dsl
@@ -34,8 +35,7 @@ def monitoring_pipeline(
     labels_path: str = "",
     window: str = "",
     model_ref: str = "",
-    home: str = "",
-    store: str = "",
+    state: str = "",
     run: str = "",
     id_column: str = "patient_id",
     time_column: str = "Time",
@@ -72,13 +72,12 @@ def monitoring_pipeline(
         correction=correction,
         backend=backend,
         model_ref=model_ref,
-        home=home,
-        store=store,
+        state=state,
     )
     apply_step_settings(checked, "drift-monitor")
     recorded = record_alerts(
         findings=checked.outputs["findings"],
-        home=home,
+        state=state,
         run=run,
         retrain_plan_id=retrain_plan_id,
     )
@@ -89,8 +88,7 @@ def monitoring_pipeline(
             data_uri=retrain_data_uri,
             plan_id=retrain_plan_id,
             data_sha256=retrain_data_sha256,
-            home=home,
+            state=state,
             run=run,
-            store=store,
             pipeline_spec_sha256=pipeline_spec_sha256,
         )

@@ -26,30 +26,27 @@ def retraining_pipeline(
     data_uri: str,
     plan_id: str,
     data_sha256: str = "",
-    home: str = "",
+    state: str = "",
     run: str = "",
-    store: str = "",
     pipeline_spec_sha256: str = "",
 ) -> None:
-    stages = train_and_evaluate(config, data_uri, data_sha256, home, run, "new data")
+    stages = train_and_evaluate(config, data_uri, data_sha256, state, run, "new data")
     gate = pccp_gate(
         config=config,
         plan_id=plan_id,
-        home=home,
+        state=state,
         model=stages.trained.outputs["model"],
         train=stages.ingested.outputs["train"],
         test=stages.ingested.outputs["test"],
         evaluation=stages.evaluated.outputs["evaluation"],
-        store=store,
     )
     apply_step_settings(gate, "pccp-gate")
     registered = register_candidate(
         config=config,
         change_record=gate.outputs["change_record"],
-        home=home,
+        state=state,
         run=run,
         image=COMPONENT_IMAGE,
-        store=store,
         pipeline_spec=pipeline_spec_sha256,
         **stages.register_inputs(),
     )

@@ -1,8 +1,9 @@
 """The training DAG: ingest -> validate -> train -> evaluate -> register.
 
 Parameters are run-time values only: the resolved configuration as canonical JSON, the data URI
-and its expected digest, the samdops home (empty: the step's default), the run name and the
-artifact store location (``s3://BUCKET/PREFIX``, no credentials). No secret is ever a parameter.
+and its expected digest, the state location (a directory or ``s3://BUCKET/PREFIX``, no
+credentials; empty: each step's ``$SAMDOPS_STATE``, which the chart's runtime ConfigMap sets) and
+the run name. No secret is ever a parameter.
 Each step carries its Kubernetes settings (:mod:`samdops.cluster.kube`); kfp.local ignores them.
 """
 
@@ -25,18 +26,16 @@ def training_pipeline(
     config: str,
     data_uri: str,
     data_sha256: str = "",
-    home: str = "",
+    state: str = "",
     run: str = "",
-    store: str = "",
     pipeline_spec_sha256: str = "",
 ) -> None:
-    stages = train_and_evaluate(config, data_uri, data_sha256, home, run, "source data")
+    stages = train_and_evaluate(config, data_uri, data_sha256, state, run, "source data")
     registered = register(
         config=config,
-        home=home,
+        state=state,
         run=run,
         image=COMPONENT_IMAGE,
-        store=store,
         pipeline_spec=pipeline_spec_sha256,
         **stages.register_inputs(),
     )

@@ -83,9 +83,9 @@ def acting_as(actor: str) -> Iterator[None]:
             os.environ["SAMDOPS_ACTOR"] = previous
 
 
-def train_pima(home: Path, workdir: Path, *, actor: str = "eve", store: str = "") -> None:
-    """Train and register the Pima model in this process (the pipeline's steps, without KFP),
-    its artifacts in ``store`` (``s3://BUCKET/PREFIX``; empty: the home's local store)."""
+def train_pima(home: Path | str, workdir: Path, *, actor: str = "eve") -> None:
+    """Train and register the Pima model in this process (the pipeline's steps, without KFP)
+    at the state location ``home`` (a directory or ``s3://BUCKET/PREFIX``)."""
     from samdops.config import default_config_path, load_config
     from samdops.steps.inprocess import run_training_in_process
     from tests.conftest import PIMA_CSV, PIMA_SHA256
@@ -95,7 +95,6 @@ def train_pima(home: Path, workdir: Path, *, actor: str = "eve", store: str = ""
             load_config(default_config_path()),
             data=PIMA_CSV,
             data_sha256=PIMA_SHA256,
-            home=home,
+            state=home,
             workdir=workdir,
-            store=store,
         )

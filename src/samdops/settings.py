@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 HOME_ENV = "SAMDOPS_HOME"
-AUDIT_LOG_ENV = "SAMDOPS_AUDIT_LOG"  # s3://BUCKET/PREFIX; default: <home>/audit
+STATE_ENV = "SAMDOPS_STATE"  # a directory or s3://BUCKET/PREFIX; default: the home
+DOCKER_HOST_ENV = "DOCKER_HOST"  # the Docker API the container runner talks to (podman's here)
 SIEM_ENV = "SAMDOPS_SIEM"
 TRANSIT_KEY_ENV = "SAMDOPS_TRANSIT_KEY"
 ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
@@ -51,9 +52,23 @@ def samdops_home(override: str | Path | None = None) -> Path:
     return (Path.cwd() / ".samdops").resolve()
 
 
-def audit_log_location() -> str | None:
-    """``$SAMDOPS_AUDIT_LOG`` (``s3://BUCKET/PREFIX``); None keeps the log under the home."""
-    return _get(AUDIT_LOG_ENV)
+def state_location(override: str | Path | None = None, home: str | Path | None = None) -> str:
+    """Where every durable record lives: ``override``, ``$SAMDOPS_STATE``, else the home
+    directory (``home``, else :func:`samdops_home`).
+
+    A directory (resolved to an absolute path) or ``s3://BUCKET/PREFIX``, returned as given.
+    """
+    value = str(override or "") or _get(STATE_ENV) or ""
+    if value.startswith("s3://"):
+        return value
+    if value.startswith("file://"):
+        value = value[len("file://") :]
+    return str(samdops_home(value or home or None))
+
+
+def docker_host() -> str | None:
+    """``$DOCKER_HOST``: the Docker API socket of the container runner (podman's, here)."""
+    return _get(DOCKER_HOST_ENV)
 
 
 def siem_destinations() -> list[str]:

@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -272,3 +273,115 @@ def _no_retry_waiting() -> Iterator[None]:
     retry.set_waiting(False)
     yield
     retry.set_waiting(True)
+
+
+# -- Containers (podman's Docker API) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def podman_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A podman Docker API service of the session's own, on a temporary socket, for the
+    component image that `make images` built (`make test` builds it first)."""
+    import docker
+
+    from samdops.cluster.images import component_image
+
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed: apt-get install -y podman runc debootstrap")
+    image = component_image()
+    if subprocess.run(["podman", "image", "exists", image], check=False).returncode != 0:
+        pytest.fail(f"the component image {image} is not built: run `make images`")
+    socket = tmp_path_factory.mktemp("podman") / "api.sock"
+    url = f"unix://{socket}"
+    process = subprocess.Popen(
+        ["podman", "--runtime", "runc", "system", "service", "--time=0", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def ready() -> bool:
+            with contextlib.suppress(docker.errors.DockerException):
+                return socket.exists() and bool(docker.DockerClient(base_url=url).ping())
+            return False
+
+        wait_until(ready, "podman system service", process)
+        yield url
+    finally:
+        stop(process)  # by its pid: terminate, then kill after 10 s
+
+
+# -- Summary lines (make cluster-test) ----------------------------------------------------------
+
+_SUMMARY = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def summary_line(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Add a line to the end of the test session's report (shown with -q too)."""
+    lines = request.config.stash.setdefault(_SUMMARY, [])
+    return lines.append
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    for line in config.stash.get(_SUMMARY, []):
+        terminalreporter.write_line(line)
+
+
+# -- The state location on S3, with Vault --------------------------------------------------------
+
+PREFIX = "state"
+
+
+@dataclass(frozen=True)
+class S3State:
+    location: str
+    bucket: str
+    home: Path
+    env: dict[str, str]
+    server: Any
+
+    def object_names(self) -> list[str]:
+        client = self.server.client()
+        objects = client.list_objects(self.bucket, prefix=f"{PREFIX}/", recursive=True)
+        return sorted(o.object_name for o in objects)
+
+    def samdops(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "samdops.cli", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, **self.env},
+        )
+
+
+@pytest.fixture
+def s3_state(
+    vault_bootstrapped: Any,
+    s3_server: Any,
+    s3_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[S3State]:
+    """``$SAMDOPS_STATE`` on a fresh bucket; S3 credentials and the signing key in Vault."""
+    vault_bootstrapped.client().secrets.kv.v2.create_or_update_secret(
+        "s3",
+        secret={"access_key": s3_server.access_key, "secret_key": s3_server.secret_key},
+        mount_point="samdops",
+    )
+    home = tmp_path / "home"
+    env = {
+        "SAMDOPS_HOME": str(home),
+        "SAMDOPS_STATE": f"s3://{s3_bucket}/{PREFIX}",
+        "SAMDOPS_S3_ENDPOINT": s3_server.endpoint,
+        "VAULT_ADDR": vault_bootstrapped.addr,
+        "VAULT_TOKEN": vault_bootstrapped.root_token,
+        "SAMDOPS_VAULT_AUTH": "token",
+    }
+    for name in ("SAMDOPS_S3_SECRET_PATH", "VAULT_ROLE_ID", "VAULT_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    yield S3State(env["SAMDOPS_STATE"], s3_bucket, home, env, s3_server)

@@ -66,7 +66,7 @@ def test_monitoring_pipeline_records_the_alert_in_the_audit_log_and_the_siem(
             reference_path=str(tmp_path / "reference.parquet"),
             current_path=str(tmp_path / "day_{window}.csv"),
             window="0004",
-            home=str(home),
+            state=str(home),
             run="monitor-0004",
         )
 
@@ -133,7 +133,7 @@ def test_critical_alert_retrains_through_the_gate_and_releases_nothing(
             reference_path=str(PIMA_CSV),
             current_path=str(tmp_path / "window.csv"),
             window="week 48",
-            home=str(home),
+            state=str(home),
             run="monitor-week-48",
             id_column="",
             time_column="",
@@ -177,7 +177,7 @@ def test_no_critical_alert_no_retraining(released_home: Path, tmp_path: Path) ->
             reference_path=str(PIMA_CSV),
             current_path=str(tmp_path / "w.csv"),
             window="control",
-            home=str(home),
+            state=str(home),
             id_column="",
             time_column="",
             admission_column="",  # the default (ICULOS) is the ICU's; Pima has no such column
@@ -219,7 +219,7 @@ def test_the_pima_model_is_monitored_with_its_own_scores_and_late_labels(
                 labels_path=str(tmp_path / "{window}-labels.parquet"),
                 window=window,
                 model_ref=f"{NAME}@1",
-                home=str(home),
+                state=str(home),
                 run=f"monitor-{window}",
                 id_column="record_id",
                 time_column="",
@@ -296,7 +296,7 @@ def sepsis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             config,
             data=REPO / "data" / "sepsis-reference.parquet",
             data_sha256=None,
-            home=home,
+            state=home,
             workdir=home.parent / "work",
         )
     return home
@@ -324,7 +324,7 @@ def test_monitor_scores_with_the_registered_model_and_reports_concept_drift(
                 labels_path=str(tmp_path / "labels.parquet"),
                 window=str(day),
                 model_ref="sepsis-risk",
-                home=str(sepsis_home),
+                state=str(sepsis_home),
                 run=f"monitor-day-{day}",
             )
     print(f"two scored monitoring runs through kfp.local: {time.monotonic() - started:.1f} s")
@@ -388,8 +388,8 @@ def test_monitor_cli_scores_with_a_registered_model(sepsis_home: Path, tmp_path:
     assert report["data_drift"]["score"] is not None
     assert concept["baseline"]["auroc"] > 0.9
     assert report["window"] == "day7" and report["model"] == "sepsis-risk@1"
-    (history,) = (sepsis_home / "monitoring").rglob("history.jsonl")
-    assert json.loads(history.read_text().splitlines()[-1])["window"] == "day7"
+    history = sorted((sepsis_home / "monitoring").glob("*/history/*.json"))
+    assert json.loads(history[-1].read_text())["window"] == "day7"
 
 
 def _copy_home(home: Path, to: Path) -> Path:
@@ -446,7 +446,7 @@ def test_the_cli_and_the_pipeline_step_give_the_same_findings(
         admission_column=ICULOS,
         categorical=CATEGORICAL_SPEC,
         model_ref="sepsis-risk@1",
-        home=str(step_home),
+        state=str(step_home),
     )
     drift_monitor_step(
         arts["r"], arts["c"], arts["l"], "2026-12-01", options, arts["h"], arts["s"], arts["f"]
@@ -456,3 +456,34 @@ def test_the_cli_and_the_pipeline_step_give_the_same_findings(
     findings = json.loads(step_findings)
     assert findings["data_drift"]["is_drift"] is True
     assert findings["alerts"] and findings["concept_drift"]["labelled"] is not None
+
+
+def test_run_monitor_runs_the_pipeline_on_one_window(tmp_path: Path) -> None:
+    """`samdops run monitor`: the same pipeline through kfp.local, from the command line."""
+    reference = simulate_hospital(get_scenario("no_drift"), days=3, seed=21, beds=60).frame
+    window = simulate_hospital(get_scenario("lactate_mgdl"), days=5, seed=22, beds=60).day(4)
+    drop = [LABEL, LABEL_ARRIVAL]
+    reference.drop(columns=drop).to_parquet(tmp_path / "reference.parquet")
+    window.drop(columns=drop).to_csv(tmp_path / "day_0004.csv", index=False)
+    home = tmp_path / "home"
+    done = samdops(
+        home,
+        "run", "monitor",
+        "--reference", str(tmp_path / "reference.parquet"),
+        "--current", str(tmp_path / "day_{window}.csv"),
+        "--window", "0004",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == [
+        "fetch-window",
+        "drift-monitor",
+        "record-alerts",
+    ]
+    assert "window 0004: DRIFT" in lines
+    assert any(line.startswith("alert: critical data_drift: Lactate") for line in lines)
+    assert len(_alerts(home)) == 1
+    refused = samdops(home, "run", "monitor", "--reference", "r.parquet", "--current", "c.csv")
+    assert refused.returncode == 2
+    assert refused.stderr == "samdops: error: input file r.parquet does not exist\n"
+    assert len(list((home / "runs").iterdir())) == 1  # the refused run left nothing behind

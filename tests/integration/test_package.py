@@ -12,16 +12,12 @@ import tarfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from samdops.governance.records import LocalRegistry
 from samdops.launch.compiler import compile_pipeline
 from samdops.package import layout as L
-from samdops.package import verify_package
 from samdops.package.export import export_package as _export_package
-from samdops.store.local import LocalStore
 from tests.package_helpers import flip_byte, trained_reviewed_home
 
 # As `samdops package export` does: compile the spec when the store lacks it.
@@ -155,30 +151,6 @@ def test_reproduce_in_an_environment_rebuilt_from_the_packaged_lock(
     assert "environment matches the packaged lock" in lines
     assert lines[-1] == "MATCH"
     assert (tmp_path / "rebuilt" / "bin" / "python").exists()
-
-
-def test_s3_and_local_exports_are_the_same_package(
-    home: Path, s3_store: Any, tmp_path: Path
-) -> None:
-    record = LocalRegistry(home).get(MODEL).document
-    local = LocalStore(home / "store")
-    digests = {a["sha256"] for a in record["artifacts"].values()}
-    digests.add(record["lineage"]["config"]["sha256"])
-    for digest in sorted(digests):
-        assert s3_store.put_bytes(local.get_bytes(digest)) == digest
-    from_local = export_package(MODEL, tmp_path / "local", home=home)
-    from_s3 = export_package(MODEL, tmp_path / "s3", home=home, store=s3_store)
-    verify_package(from_local.directory)
-    verify_package(from_s3.directory)
-    local_files = sorted(
-        p.relative_to(from_local.directory) for p in from_local.directory.rglob("*")
-    )
-    s3_files = sorted(p.relative_to(from_s3.directory) for p in from_s3.directory.rglob("*"))
-    assert local_files == s3_files
-    for rel in local_files:
-        a, b = from_local.directory / rel, from_s3.directory / rel
-        if a.is_file():
-            assert a.read_bytes() == b.read_bytes(), rel  # byte-identical, manifests included
 
 
 @pytest.mark.skipif(

@@ -20,7 +20,6 @@ from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning
 from samdops.pccp.plans import plan_in_force, register_plan
 from samdops.steps.inprocess import run_training_in_process
-from samdops.store import ArtifactStore
 from tests.cli_helpers import acting_as, train_pima
 from tests.pima_like import pima_like
 
@@ -53,12 +52,10 @@ def _approve(gov: GovernedRegistry, ref: str) -> None:
     gov.sign(ref, Meaning.APPROVAL, "max", PW["max"])
 
 
-def release_under_plan(
-    home: Path, model: str, plan_file: Path, store: ArtifactStore | None = None
-) -> None:
+def release_under_plan(state: Path | str, model: str, plan_file: Path) -> None:
     """The users; ``model`` reviewed, approved and released; the PCCP of ``plan_file``
-    registered, reviewed and approved (its file kept in ``store``; default: the home's)."""
-    gov = GovernedRegistry(home, sinks=[], store=store)
+    registered, reviewed and approved, at the state location ``state``."""
+    gov = GovernedRegistry(state, sinks=[])
     _users(gov)
     _approve(gov, model)
     gov.transition(model, State.RELEASED, "max", PW["max"])
@@ -83,7 +80,7 @@ def _retrain(
     frame.to_csv(data, index=False)
     config = config or load_config(default_config_path())
     return run_training_in_process(
-        config, data=data, data_sha256=None, home=home, workdir=tmp_path / "work", plan=plan
+        config, data=data, data_sha256=None, state=home, workdir=tmp_path / "work", plan=plan
     )
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from samdops.config import default_config_path, load_config
 from samdops.digest import sha256_file
-from samdops.governance.records import LocalRegistry
+from samdops.governance.records import Registry
 from samdops.steps.inprocess import run_training_in_process
 from tests.bad_inputs import BAD_INPUTS, BadInput
 from tests.cli_helpers import samdops
@@ -33,7 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 
 def test_two_runs_give_the_same_model_bytes(trained: tuple[Path, list[str]]) -> None:
     home, _ = trained
-    first, second = LocalRegistry(home).records()
+    first, second = Registry(home).records()
     assert (first.id, second.id) == ("pima-diabetes-onset@1", "pima-diabetes-onset@2")
     assert first.model_sha256 == second.model_sha256
     assert first.document["artifacts"]["test"] == second.document["artifacts"]["test"]
@@ -44,7 +44,7 @@ def test_progress_and_summary_are_printed(trained: tuple[Path, list[str]]) -> No
     out = outputs[0]
     for task in ("ingest", "validate", "train", "evaluate", "register"):
         assert f"  {task:<10} ok" in out
-    record = LocalRegistry(trained[0]).get("pima-diabetes-onset@1")
+    record = Registry(trained[0]).get("pima-diabetes-onset@1")
     assert f"model sha256   {record.model_sha256} (xgboost)" in out
     assert "acceptance gate: PASSED" in out
     assert "auroc        0." in out and "(95% CI " in out
@@ -56,7 +56,7 @@ def test_registered_record_carries_lineage_and_verifiable_artifacts(
     trained: tuple[Path, list[str]],
 ) -> None:
     home, _ = trained
-    registry = LocalRegistry(home)
+    registry = Registry(home)
     record = registry.get("pima-diabetes-onset@1").document
     assert record["status"] == "registered" and record["gate"]["passed"] is True
     lineage = record["lineage"]
@@ -110,11 +110,9 @@ def test_in_process_run_registers_the_same_model(
 ) -> None:
     config = load_config(default_config_path())
     record = run_training_in_process(
-        config, data=PIMA_CSV, data_sha256=PIMA_SHA256, home=tmp_path / "h", workdir=tmp_path / "w"
+        config, data=PIMA_CSV, data_sha256=PIMA_SHA256, state=tmp_path / "h", workdir=tmp_path / "w"
     )
-    assert (
-        record.model_sha256 == LocalRegistry(trained[0]).get("pima-diabetes-onset@1").model_sha256
-    )
+    assert record.model_sha256 == Registry(trained[0]).get("pima-diabetes-onset@1").model_sha256
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=lambda c: c.id)
@@ -124,7 +122,7 @@ def test_bad_input_gives_one_line_and_registers_nothing(case: BadInput, tmp_path
     done = samdops(tmp_path / "home", "run", "train", "--data", str(data))
     assert done.returncode == 2
     assert done.stderr == f"samdops: error: {case.error.format(path=data)}\n"
-    assert LocalRegistry(tmp_path / "home").records() == []
+    assert Registry(tmp_path / "home").records() == []
 
 
 def test_dataset_with_another_digest_is_refused(tmp_path: Path) -> None:
@@ -137,7 +135,7 @@ def test_dataset_with_another_digest_is_refused(tmp_path: Path) -> None:
         f"samdops: error: dataset {PIMA_CSV} has digest {PIMA_SHA256}, expected {wanted}; "
         "the file changed or the wrong file was given\n"
     )
-    assert LocalRegistry(tmp_path / "home").records() == []
+    assert Registry(tmp_path / "home").records() == []
 
 
 def test_missed_criterion_registers_gate_failed_and_exits_1(tmp_path: Path) -> None:
@@ -150,7 +148,7 @@ def test_missed_criterion_registers_gate_failed_and_exits_1(tmp_path: Path) -> N
     config.write_text(yaml.safe_dump(raw))
     done = samdops(tmp_path / "home", "run", "train", "--config", str(config))
     assert done.returncode == 1, done.stderr
-    (record,) = LocalRegistry(tmp_path / "home").records()
+    (record,) = Registry(tmp_path / "home").records()
     assert record.status == "gate_failed"
     value = record.document["gate"]["criteria"][0]["value"]
     assert done.stderr == f"samdops: gate failed: auroc ci_low >= 0.99 (overall: {value})\n"
@@ -194,12 +192,12 @@ def test_with_caching_on_the_same_parameters_register_a_new_version_every_time(
         "config": config.to_json(),
         "data_uri": str(PIMA_CSV),
         "data_sha256": PIMA_SHA256,
-        "home": str(home),
+        "state": str(home),
         "run": "same-run",
     }
     for _ in range(2):
         with local_execution():
             training_pipeline(**params)
-    records = LocalRegistry(home).records()
+    records = Registry(home).records()
     assert [r.id for r in records] == ["pima-diabetes-onset@1", "pima-diabetes-onset@2"]
     assert records[0].document["registered_at"] <= records[1].document["registered_at"]

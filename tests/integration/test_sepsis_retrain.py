@@ -47,7 +47,7 @@ def released_home(
     home = tmp_path_factory.mktemp("sepsis-pccp") / "home"
     with acting_as("eve"):
         run_training_in_process(
-            config, data=REFERENCE, data_sha256=None, home=home, workdir=home.parent / "w1"
+            config, data=REFERENCE, data_sha256=None, state=home, workdir=home.parent / "w1"
         )
         release_under_plan(home, f"{NAME}@1", PLAN_FILE)
         yield home
@@ -88,7 +88,7 @@ def test_lactate_scale_error_retrains_the_sepsis_model_to_a_candidate_and_releas
             current_path=str(tmp_path / "day_{window}.parquet"),
             window="0004",
             model_ref=f"{NAME}@1",
-            home=str(home),
+            state=str(home),
             run="monitor-sepsis-0004",
             id_column="patient_id",
             time_column="Time",

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from samdops.config import load_config, packaged_config_path
-from samdops.governance.records import LocalRegistry, RegistryRecord
+from samdops.governance.records import Registry, RegistryRecord
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import STAY_ID
@@ -35,7 +35,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def record(trained: tuple[Path, str]) -> RegistryRecord:
-    return LocalRegistry(trained[0]).get(MODEL)
+    return Registry(trained[0]).get(MODEL)
 
 
 def test_run_registers_the_sepsis_model_and_prints_the_summary(
@@ -62,7 +62,7 @@ def test_record_carries_the_monitors_baseline(
     assert 0.85 < auroc["ci_low"] < auroc["point"] < auroc["ci_high"] <= 1.0
     assert 0.02 < metrics["alert_rate"]["point"] < 0.10
     assert metrics["calibration_slope"]["ci_low"] is None  # a point estimate
-    registry = LocalRegistry(trained[0])
+    registry = Registry(trained[0])
     evaluation = json.loads(
         registry.store.get_bytes(record.document["artifacts"]["evaluation"]["sha256"])
     )
@@ -82,7 +82,7 @@ def test_record_carries_the_monitors_baseline(
 def test_no_stay_has_hours_in_both_train_and_test(
     trained: tuple[Path, str], record: RegistryRecord
 ) -> None:
-    store = LocalRegistry(trained[0]).store
+    store = Registry(trained[0]).store
     artifacts = record.document["artifacts"]
     train = pd.read_parquet(io.BytesIO(store.get_bytes(artifacts["train"]["sha256"])))
     test = pd.read_parquet(io.BytesIO(store.get_bytes(artifacts["test"]["sha256"])))
@@ -100,7 +100,7 @@ def test_the_same_inputs_in_one_process_give_the_same_model(
         config,
         data=Path(config.data.path),
         data_sha256=config.data.sha256,
-        home=tmp_path / "h",
+        state=tmp_path / "h",
         workdir=tmp_path / "w",
     )
     assert again.model_sha256 == record.model_sha256
@@ -114,7 +114,7 @@ def test_the_monitors_loader_scores_a_window(
     trained: tuple[Path, str], record: RegistryRecord
 ) -> None:
     home, _ = trained
-    for registry in (LocalRegistry(home), GovernedRegistry(home)):
+    for registry in (Registry(home), GovernedRegistry(home)):
         model = load_registered_model(registry, MODEL)
         assert model.model.sha256 == record.model_sha256
     metrics = record.document["metrics"]

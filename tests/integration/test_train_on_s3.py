@@ -1,4 +1,4 @@
-"""`samdops run train --store s3://...` through kfp.local: credentials from Vault, never leaked."""
+"""`samdops run train --state s3://...` through kfp.local: credentials from Vault, never leaked."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from samdops.governance.records import LocalRegistry
+from samdops.governance.records import Registry
 from samdops.secrets.vault import AppRoleAuth, VaultSecrets
-from samdops.store import open_store
+from samdops.store.state import open_state
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,7 @@ def test_training_registers_artifacts_on_s3_with_vault_credentials(
     s3_bucket: str,
     approle_login: Any,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     access_key = "AKTRAIN" + secrets.token_hex(8).upper()
     secret_key = "sk-train-" + secrets.token_hex(16)
@@ -44,7 +45,7 @@ def test_training_registers_artifacts_on_s3_with_vault_credentials(
     }
     location = f"s3://{s3_bucket}/models"
     done = subprocess.run(
-        [sys.executable, "-m", "samdops.cli", "run", "train", "--store", location],
+        [sys.executable, "-m", "samdops.cli", "run", "train", "--state", location],
         capture_output=True,
         text=True,
         env=env,
@@ -52,17 +53,19 @@ def test_training_registers_artifacts_on_s3_with_vault_credentials(
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    (record,) = LocalRegistry(home).records()
+    monkeypatch.setenv("SAMDOPS_S3_ENDPOINT", s3_server.endpoint)
+    state = open_state(
+        location, secrets=VaultSecrets(vault_bootstrapped.addr, approle_login("register"))
+    )
+    (record,) = Registry(state).records()
     artifacts = record.document["artifacts"]
     assert artifacts["model"]["uri"] == (
-        f"s3://{s3_bucket}/models/sha256/{record.model_sha256.removeprefix('sha256:')}"
+        f"s3://{s3_bucket}/models/store/sha256/{record.model_sha256.removeprefix('sha256:')}"
     )
-    assert f"model file        s3://{s3_bucket}/models/sha256/" in done.stdout
-    store = open_store(
-        location,
-        endpoint=s3_server.endpoint,
-        secrets=VaultSecrets(vault_bootstrapped.addr, approle_login("register")),
-    )
+    assert f"model file        s3://{s3_bucket}/models/store/sha256/" in done.stdout
+    assert f"registry record   {location}/registry/models/" in done.stdout
+    assert [p.name for p in home.iterdir()] == ["runs"]  # no record on the host's disk
+    store = state.artifacts
     for artifact in artifacts.values():
         assert store.get_bytes(artifact["sha256"])  # present on S3 and verified on read
     # the credentials appear nowhere: output, logs, run files, registry, compiled pipeline
@@ -79,5 +82,5 @@ def test_training_registers_artifacts_on_s3_with_vault_credentials(
     for value in (access_key, secret_key, auth.secret_id.reveal()):
         assert not any(value in text for text in haystacks)
     lineage = record.document["lineage"]
-    assert lineage["config"]["uri"].startswith(f"s3://{s3_bucket}/models/sha256/")
+    assert lineage["config"]["uri"].startswith(f"s3://{s3_bucket}/models/store/sha256/")
     assert "file://" not in json.dumps(artifacts)

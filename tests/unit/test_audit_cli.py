@@ -158,7 +158,7 @@ def test_missing_log_directory_is_a_clear_error(
     status, _, err = run(capsys, "audit", "verify", "--log", str(tmp_path / "nope"))
     assert status == 2
     missing = tmp_path / "nope"
-    assert err == f"samdops: error: no audit log at {missing}; pass --log DIR or set SAMDOPS_HOME\n"
+    assert err == f"samdops: error: no audit log at {missing}; pass --log DIR or --state LOC\n"
 
 
 def test_public_key_export_is_usable_for_verification(

@@ -39,7 +39,8 @@ def test_labels_join_the_scores_of_the_window_they_describe(tmp_path: Path) -> N
         [1, 24, 0.1, 80.0, 0],
         [1, 25, 0.2, 81.0, 0],
     ]
-    assert pd.read_parquet(tmp_path / "arrived" / "d2.parquet").equals(arrived)
+    (kept,) = (tmp_path / "arrived" / "d2").iterdir()  # one write-once version
+    assert pd.read_parquet(kept).equals(arrived)
 
 
 def test_a_label_is_counted_by_the_first_window_that_brought_it(tmp_path: Path) -> None:
@@ -65,7 +66,21 @@ def test_window_names_cannot_leave_the_directory(tmp_path: Path) -> None:
     stream = _stream(tmp_path / "labels")
     stream.record_scored("../../etc/x", _scored(1))
     (written,) = (tmp_path / "labels" / "scored").iterdir()
-    assert written.name == ".._.._etc_x.parquet"  # a file in the directory
+    assert written.name == "_.._etc_x"  # a directory inside, not hidden
+    assert [p.name for p in written.iterdir()] == ["000000000001.parquet"]
+
+
+def test_a_window_run_again_adds_a_version_and_the_newest_counts(tmp_path: Path) -> None:
+    stream = _stream(tmp_path)
+    stream.record_scored("d1", _scored(1))
+    stream.record_scored("d1", _scored(1).assign(score=0.5))
+    stream.record_scored("d2", _scored(2))
+    arrived = stream.record_arrived("d2", _labels(24), ["d1"])
+    assert arrived["score"].tolist() == [0.5]
+    assert sorted(p.name for p in (tmp_path / "scored" / "d1").iterdir()) == [
+        "000000000001.parquet",
+        "000000000002.parquet",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS, LABEL, LABEL_ARRIVAL, STAY_ID, TIME
 from samdops.hospital.generator import HospitalData
 from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR, AuditAlertSink
-from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
+from samdops.monitoring.history import MonitorHistory, WindowRecord, monitoring_prefix
 from samdops.monitoring.scoring import MonitoredModel
 from samdops.sepsis.model import train_sepsis_model
 from samdops.steps.artifacts import record
@@ -95,7 +95,7 @@ def _monitor(
             categorical=CATEGORICAL_SPEC,
             backend=backend,
             model_ref="sepsis@1" if model else "",
-            home=str(tmp / "home"),
+            state=str(tmp / "home"),
         ),
         report=arts["report"],
         summary=arts["summary"],
@@ -191,13 +191,13 @@ def test_a_scored_window_needs_the_columns_its_labels_join_on(
     current, _ = _window(tmp_path, "no_drift", 0)
     frame = pd.read_parquet(current)
     ref = pd.read_parquet(reference)
-    options = MonitorOptions(id_column="", time_column=TIME, home=str(tmp_path / "h"))
+    options = MonitorOptions(id_column="", time_column=TIME, state=str(tmp_path / "h"))
     with pytest.raises(ConfigError) as info:
         monitor_window(ref, frame, None, "day 7", options, model)
     assert str(info.value) == (
         "a scored window needs id_column (--id-column) to join its labels to its rows"
     )
-    options = MonitorOptions(id_column=STAY_ID, time_column="", home=str(tmp_path / "h"))
+    options = MonitorOptions(id_column=STAY_ID, time_column="", state=str(tmp_path / "h"))
     with pytest.raises(ConfigError) as info:
         monitor_window(ref, frame, None, "day 7", options, model)
     assert str(info.value) == (
@@ -212,22 +212,34 @@ def test_history_feeds_the_report_and_stays_bounded(
     current, labels = _window(tmp_path, "no_drift", None)
     for day in ("day 5", "day 6", "day 7"):
         _, arts = _monitor(tmp_path, reference, current, str(labels), model, day)
-    history = MonitorHistory(history_path(tmp_path / "home", "sepsis@1"))
+    history = MonitorHistory(tmp_path / "home", f"{monitoring_prefix('sepsis@1')}/history")
     assert [r.window for r in history.recent()] == ["day 5", "day 6", "day 7"]
     report = Path(arts["report"].path).read_text()
     assert "Smallest p-value over time" in report and report.count("<circle") == 3
     assert "day 5 to day 7" in report
 
 
-def test_history_keeps_the_last_windows_and_skips_a_torn_line(tmp_path: Path) -> None:
-    history = MonitorHistory(tmp_path / "h.jsonl", limit=5)
+def test_history_keeps_the_last_windows_and_skips_a_half_written_record(tmp_path: Path) -> None:
+    history = MonitorHistory(tmp_path, "m/history", limit=5)
     for i in range(12):
         history.append(WindowRecord(f"w{i}", 0.5, False, auroc=float("nan")))
-    with open(history.path, "a", encoding="utf-8") as f:
-        f.write('{"window": "torn"')  # a writer that crashed mid-line
+    # a writer that crashed mid-write leaves only its private temporary file
+    (tmp_path / "m" / "history" / ".000000000013.json.x.tmp").write_text('{"window": "torn"')
     recent = history.recent()
     assert [r.window for r in recent] == [f"w{i}" for i in range(7, 12)]
     assert recent[0].auroc is None  # NaN is stored as null
+    assert sorted(p.name for p in (tmp_path / "m" / "history").glob("0*.json"))[-1] == (
+        "000000000012.json"
+    )
+
+
+def test_concurrent_history_appends_get_distinct_records(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    history = MonitorHistory(tmp_path, "m/history", limit=100)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: history.append(WindowRecord(f"w{i}", 0.5, False)), range(40)))
+    assert sorted(r.window for r in history.recent()) == sorted(f"w{i}" for i in range(40))
 
 
 def test_window_defaults_to_yesterday_and_fills_the_path(tmp_path: Path) -> None:
@@ -479,9 +491,10 @@ def test_a_window_is_scored_with_the_previous_window_s_hours_in_front(
     hours of a window are scored with the same stays' hours of the window before."""
     data = simulate_hospital(get_scenario("no_drift"), days=3, seed=45, beds=120)
     _daily_runs(tmp_path, labelled_reference, model, "no_drift", range(1, 3), data=data)
-    scored = pd.read_parquet(
-        history_path(tmp_path / "home", "sepsis@1").parent / "labels" / "scored" / "day_2.parquet"
+    (scored_file,) = (tmp_path / "home" / monitoring_prefix("sepsis@1")).glob(
+        "labels/scored/day_2/*.parquet"
     )
+    scored = pd.read_parquet(scored_file)
     day1, day2 = (data.day(d).drop(columns=[LABEL, LABEL_ARRIVAL]) for d in (1, 2))
     both = pd.concat([day1[day1[STAY_ID].isin(day2[STAY_ID])], day2], ignore_index=True)
     expected = model.score(both)[-len(day2) :]

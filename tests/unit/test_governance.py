@@ -360,7 +360,7 @@ def test_audit_log_that_cannot_be_written_refuses_the_change(
 def test_authenticated_value_is_required_to_manage(gov: GovernedRegistry) -> None:
     forged = Authenticated(gov.users.get("eve"), "password")
     with pytest.raises(AccessDenied):
-        UserDirectory(gov.registry.home).add(forged, "z", "Z", {Role.AUDITOR})
+        UserDirectory(gov.state).add(forged, "z", "Z", {Role.AUDITOR})
 
 
 def test_audit_purge_is_refused_for_every_role_and_audited(gov: GovernedRegistry) -> None:

@@ -262,5 +262,5 @@ def test_monitoring_pipeline_has_no_step_that_can_release(
 
 def test_monitoring_parameters_hold_no_secret(monitoring: list[dict[str, Any]]) -> None:
     inputs = monitoring[0]["root"]["inputDefinitions"]["parameters"]
-    assert {"model_ref", "home", "store", "retrain_plan_id"} <= set(inputs)
+    assert {"model_ref", "state", "retrain_plan_id"} <= set(inputs)
     assert not any(_SECRETISH.search(name) for name in inputs)

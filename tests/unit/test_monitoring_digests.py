@@ -86,7 +86,7 @@ def _monitor(tmp_path: Path, inputs: dict[str, Art], outputs: dict[str, Art]) ->
     return drift_monitor_step(
         **inputs,
         window="day 1",
-        options=MonitorOptions(home=str(tmp_path / "home")),
+        options=MonitorOptions(state=str(tmp_path / "home")),
         **outputs,
     )
 

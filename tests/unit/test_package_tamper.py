@@ -34,7 +34,7 @@ export_package = partial(_export_package, compile_spec=compile_pipeline)
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("package")
     home = trained_reviewed_home(base)
-    export_package("pima-diabetes-onset@1", base / "pkg", home=home)
+    export_package("pima-diabetes-onset@1", base / "pkg", state=home)
     return base / "pkg"
 
 
@@ -148,7 +148,7 @@ def test_export_is_deterministic_and_refuses_a_non_empty_target(
     exported: Path, tmp_path: Path
 ) -> None:
     home = exported.parent / "home"
-    again = export_package("pima-diabetes-onset@1", tmp_path / "again", home=home, tar=True)
+    again = export_package("pima-diabetes-onset@1", tmp_path / "again", state=home, tar=True)
     for path in exported.rglob("*"):
         if path.is_file():
             rel = path.relative_to(exported)
@@ -156,7 +156,7 @@ def test_export_is_deterministic_and_refuses_a_non_empty_target(
     assert again.archive is not None
     verify_package(again.archive)
     with pytest.raises(ConfigError, match="exists and is not empty"):
-        export_package("pima-diabetes-onset@1", again.directory, home=home)
+        export_package("pima-diabetes-onset@1", again.directory, state=home)
 
 
 def test_trusted_keys_must_equal_the_packaged_ones(package: Path, tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_a_package_without_data_verifies_and_reproduce_asks_for_the_snapshot(
 
     home = exported.parent / "home"
     result = export_package(
-        "pima-diabetes-onset@1", tmp_path / "nodata", home=home, include_data=False
+        "pima-diabetes-onset@1", tmp_path / "nodata", state=home, include_data=False
     )
     assert not (result.directory / "data" / "train.parquet").exists()
     verify_package(result.directory)

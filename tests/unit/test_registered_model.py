@@ -15,7 +15,7 @@ from samdops.config import TrainingConfig, default_config_path, load_config, pac
 from samdops.digest import canonical_json
 from samdops.errors import DigestMismatch, RegistryError, StoreError, VerificationError
 from samdops.features.sepsis_hourly import FEATURES
-from samdops.governance.records import LocalRegistry
+from samdops.governance.records import Registry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL
 from samdops.monitoring.registered_model import load_registered_model
@@ -46,7 +46,7 @@ def model(sepsis_config: TrainingConfig) -> ModelFile:
 
 
 def _register(
-    registry: LocalRegistry,
+    registry: Registry,
     config: TrainingConfig,
     model: ModelFile,
     *,
@@ -71,7 +71,7 @@ def _register(
 def test_loads_the_model_and_its_baseline(
     tmp_path: Path, sepsis_config: TrainingConfig, model: ModelFile
 ) -> None:
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, sepsis_config, model)
     loaded = load_registered_model(registry, ref)
     assert loaded.model.sha256 == model.sha256
@@ -93,7 +93,7 @@ def test_loads_the_model_and_its_baseline(
 def test_changed_model_bytes_in_the_store_are_refused(
     tmp_path: Path, sepsis_config: TrainingConfig, model: ModelFile
 ) -> None:
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, sepsis_config, model)
     digest = registry.get(ref).model_sha256
     stored = tmp_path / "store" / "sha256" / digest.split(":")[1]
@@ -109,7 +109,7 @@ def test_changed_model_bytes_in_the_store_are_refused(
 def test_a_model_that_missed_its_gate_is_refused(
     tmp_path: Path, sepsis_config: TrainingConfig, model: ModelFile
 ) -> None:
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, sepsis_config, model, status="gate_failed")
     with pytest.raises(RegistryError) as info:
         load_registered_model(registry, ref)
@@ -120,7 +120,7 @@ def test_a_model_that_missed_its_gate_is_refused(
 
 
 def test_a_model_of_another_config_is_refused(tmp_path: Path, model: ModelFile) -> None:
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, load_config(default_config_path()), model)
     with pytest.raises(VerificationError) as info:
         load_registered_model(registry, ref)
@@ -137,7 +137,7 @@ def test_the_pima_model_scores_raw_rows_as_it_was_trained(tmp_path: Path) -> Non
     raw = pd.read_csv(PIMA_CSV)
     trained = apply_contract(raw, config.contract)
     pima = fit_model(trained, config.model_features, "Outcome", config.model, "xgboost")
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, config, pima)
     loaded = load_registered_model(registry, ref)
     assert loaded.label == "Outcome" and not loaded.looks_back
@@ -151,7 +151,7 @@ def test_a_model_on_other_features_is_refused(
     tmp_path: Path, sepsis_config: TrainingConfig, model: ModelFile
 ) -> None:
     other = ModelFile({**model.document, "features": list(FEATURES[:-1])})
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, sepsis_config, other)
     with pytest.raises(VerificationError, match="is a xgboost model on 68 inputs, not the xgboo"):
         load_registered_model(registry, ref)
@@ -160,7 +160,7 @@ def test_a_model_on_other_features_is_refused(
 def test_an_evaluation_of_another_model_is_refused(
     tmp_path: Path, sepsis_config: TrainingConfig, model: ModelFile
 ) -> None:
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     ref = _register(registry, sepsis_config, model, evaluated="sha256:" + "0" * 64)
     with pytest.raises(VerificationError, match="evaluation report of sepsis-risk@1 is for model"):
         load_registered_model(registry, ref)
@@ -169,7 +169,7 @@ def test_an_evaluation_of_another_model_is_refused(
 def test_a_record_without_the_baseline_metrics_is_refused(
     tmp_path: Path, sepsis_config: TrainingConfig, model: ModelFile
 ) -> None:
-    registry = LocalRegistry(tmp_path)
+    registry = Registry(tmp_path)
     metrics = {k: v for k, v in METRICS.items() if k != "calibration_slope"}
     ref = _register(registry, sepsis_config, model, metrics=metrics)
     with pytest.raises(RegistryError, match="sepsis-risk@1 records no calibration_slope; the mon"):

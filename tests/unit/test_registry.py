@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from samdops.errors import RegistryError
-from samdops.governance.records import LocalRegistry
+from samdops.governance.records import Registry
 
 DIGEST = "sha256:" + "ab" * 32
 
 
 def test_versions_increase_and_records_are_read_back(home: Path) -> None:
-    registry = LocalRegistry()
-    assert registry.home == home.resolve()
+    registry = Registry()
+    assert registry.state.location == str(home.resolve())
     first = registry.register("pima", {"status": "registered", "model": {"sha256": DIGEST}})
     second = registry.register("pima", {"status": "gate_failed", "model": {"sha256": DIGEST}})
     assert (first.id, second.id) == ("pima@1", "pima@2")
@@ -27,14 +27,14 @@ def test_versions_increase_and_records_are_read_back(home: Path) -> None:
 
 
 def test_records_are_write_once_files(home: Path) -> None:
-    record = LocalRegistry().register("pima", {"status": "registered", "model": {"sha256": DIGEST}})
+    record = Registry().register("pima", {"status": "registered", "model": {"sha256": DIGEST}})
     path = home / "registry" / "models" / "pima" / "000001.json"
     assert path.read_bytes().startswith(b'{"model"')
     assert record.document["registered_at"].endswith("Z")
 
 
 def test_concurrent_registrations_get_distinct_versions(home: Path) -> None:
-    registry = LocalRegistry()
+    registry = Registry()
     with ThreadPoolExecutor(8) as pool:
         ids = list(
             pool.map(
@@ -51,7 +51,7 @@ def test_concurrent_registrations_get_distinct_versions(home: Path) -> None:
 
 
 def test_lookup_errors_say_what_exists(home: Path) -> None:
-    registry = LocalRegistry()
+    registry = Registry()
     with pytest.raises(RegistryError, match=r"is empty; run `samdops run train`"):
         registry.get("latest")
     registry.register("pima", {"status": "registered", "model": {"sha256": DIGEST}})
@@ -66,7 +66,7 @@ def test_lookup_errors_say_what_exists(home: Path) -> None:
 
 
 def test_test_set_registration_keeps_the_first_time(home: Path) -> None:
-    registry = LocalRegistry()
+    registry = Registry()
     first = registry.register_test_set(DIGEST, run="r1", rows=154)
     again = registry.register_test_set(DIGEST, run="r2", rows=154)
     assert again == first and registry.test_set(DIGEST)["run"] == "r1"

@@ -93,7 +93,7 @@ def test_monitoring_component_returns_the_step_result(tmp_path: Path) -> None:
 
     findings = _artifact(tmp_path / "findings.json", json.dumps({"alerts": []}).encode())
     decision = record_alerts.python_func(
-        findings=findings, home=str(tmp_path / "home"), run="r", retrain_plan_id="plan"
+        findings=findings, state=str(tmp_path / "home"), run="r", retrain_plan_id="plan"
     )
     assert decision == ""
 
@@ -109,7 +109,7 @@ def test_failing_component_records_the_real_step_name(
     Path(findings.path).write_bytes(b"{}")
     with pytest.raises(SystemExit) as info:
         record_alerts.python_func(
-            findings=findings, home=str(tmp_path / "home"), run="r", retrain_plan_id=""
+            findings=findings, state=str(tmp_path / "home"), run="r", retrain_plan_id=""
         )
     assert info.value.code == 1
     err = capsys.readouterr().err

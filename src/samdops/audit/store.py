@@ -9,24 +9,26 @@ concurrent appends safe).
 private temporary file, fsyncs it, ``link``\\ s it to ``entries/<12-digit seq>.entry`` (``link``
 fails with ``EEXIST`` if the name exists, like ``O_EXCL``, and readers never see a partial file),
 fsyncs the directory, and makes the file read-only. Checkpoints go to
-``checkpoints/<12-digit size>.note`` the same way.
+``checkpoints/<12-digit size>.note`` the same way. Both are
+:class:`~samdops.store.documents.LocalDocuments`.
 
 On S3 (:mod:`samdops.audit.s3_store`) the same primitive is a conditional PUT
-(``If-None-Match: *``), with Object Lock retention on every object.
+(``If-None-Match: *``), with Object Lock retention on every object. :class:`DocumentEntryStore`
+keeps the log in any document store, e.g. under ``audit/`` of the state location.
 """
 
 from __future__ import annotations
 
-import os
-import re
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from samdops.atomic import atomic_write_bytes
-from samdops.errors import AuditError
+from samdops.errors import AuditError, StoreError
+from samdops.store.documents import DocumentStore, LocalDocuments, numbered, numbers
 
-_ENTRY_RE = re.compile(r"^(\d{12})\.entry$")
-_NOTE_RE = re.compile(r"^(\d{12})\.note$")
+if TYPE_CHECKING:
+    from samdops.store.state import StateLocation
 
 
 @runtime_checkable
@@ -58,78 +60,82 @@ class EntryStore(Protocol):
         ...
 
 
-class LocalEntryStore:
+class DocumentEntryStore:
+    """Entries ``<prefix>/entries/<seq>.entry`` and checkpoints ``<prefix>/checkpoints/<size>.note``
+    as write-once documents of any :class:`~samdops.store.documents.DocumentStore`."""
+
+    def __init__(self, documents: DocumentStore, prefix: str = "audit") -> None:
+        self.documents = documents
+        self._entries = f"{prefix}/entries" if prefix else "entries"
+        self._checkpoints = f"{prefix}/checkpoints" if prefix else "checkpoints"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.documents.location!r})"
+
+    def create_if_absent(self, seq: int, data: bytes) -> bool:
+        with _as_audit_error():
+            return self.documents.create(numbered(self._entries, seq, "entry"), data)
+
+    def read(self, seq: int) -> bytes | None:
+        with _as_audit_error():
+            return self.documents.read(numbered(self._entries, seq, "entry"))
+
+    def sequence_numbers(self) -> list[int]:
+        with _as_audit_error():
+            return numbers(self.documents, self._entries, "entry")
+
+    def put_checkpoint(self, size: int, note: bytes) -> bool:
+        with _as_audit_error():
+            return self.documents.create(numbered(self._checkpoints, size, "note"), note)
+
+    def read_checkpoint(self, size: int) -> bytes | None:
+        with _as_audit_error():
+            return self.documents.read(numbered(self._checkpoints, size, "note"))
+
+    def checkpoint_sizes(self) -> list[int]:
+        with _as_audit_error():
+            return numbers(self.documents, self._checkpoints, "note")
+
+    def rewritten(self) -> list[str]:
+        """Keys of entries or checkpoints someone wrote a second version of (a versioned S3
+        bucket keeps them; a directory cannot tell)."""
+        rewritten = getattr(self.documents, "rewritten", None)
+        if rewritten is None:
+            return []
+        with _as_audit_error():
+            found: list[str] = [*rewritten(self._entries), *rewritten(self._checkpoints)]
+            return found
+
+
+@contextlib.contextmanager
+def _as_audit_error() -> Iterator[None]:
+    """The log's storage failures are audit failures: the action they record must not happen."""
+    try:
+        yield
+    except StoreError as exc:
+        raise AuditError(str(exc)) from None
+
+
+def state_entry_store(state: StateLocation) -> DocumentEntryStore:
+    """The audit log under ``audit/`` of the state location."""
+    directory = state.directory
+    if directory is not None:
+        return LocalEntryStore(directory / "audit")
+    return DocumentEntryStore(state.documents, "audit")
+
+
+class LocalEntryStore(DocumentEntryStore):
     """Entries and checkpoints as read-only files in a directory, created exclusively."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._entries = self.root / "entries"
-        self._checkpoints = self.root / "checkpoints"
-
-    def __repr__(self) -> str:
-        return f"LocalEntryStore({str(self.root)!r})"
+        self._files = LocalDocuments(self.root, what="audit object", error=AuditError)
+        super().__init__(self._files, prefix="")
 
     def entry_path(self, seq: int) -> Path:
         """The file that holds entry ``seq``."""
-        return self._entries / f"{seq:012d}.entry"
+        return self._files.path(numbered("entries", seq, "entry"))
 
     def checkpoint_path(self, size: int) -> Path:
         """The file that holds the checkpoint for tree ``size``."""
-        return self._checkpoints / f"{size:012d}.note"
-
-    def create_if_absent(self, seq: int, data: bytes) -> bool:
-        return self._create(self.entry_path(seq), data)
-
-    def read(self, seq: int) -> bytes | None:
-        return self._read(self.entry_path(seq))
-
-    def sequence_numbers(self) -> list[int]:
-        return self._list(self._entries, _ENTRY_RE)
-
-    def put_checkpoint(self, size: int, note: bytes) -> bool:
-        return self._create(self.checkpoint_path(size), note)
-
-    def read_checkpoint(self, size: int) -> bytes | None:
-        return self._read(self.checkpoint_path(size))
-
-    def checkpoint_sizes(self) -> list[int]:
-        return self._list(self._checkpoints, _NOTE_RE)
-
-    @staticmethod
-    def _create(path: Path, data: bytes) -> bool:
-        """Exclusive durable create of a read-only file; ``False`` only if ``path`` exists."""
-        if path.exists():
-            return False
-        try:
-            atomic_write_bytes(path, data, exclusive=True, mode=0o444)
-        except FileExistsError:
-            return False  # another writer won
-        except OSError as exc:
-            raise AuditError(f"cannot write audit object {path}: {exc}") from exc
-        return True
-
-    @staticmethod
-    def _read(path: Path) -> bytes | None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise AuditError(f"cannot read audit object {path}: {exc.strerror}") from exc
-        try:
-            chunks = []
-            while chunk := os.read(fd, 1 << 16):
-                chunks.append(chunk)
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
-
-    @staticmethod
-    def _list(directory: Path, pattern: re.Pattern[str]) -> list[int]:
-        try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise AuditError(f"cannot list audit objects in {directory}: {exc}") from exc
-        return sorted(int(m.group(1)) for n in names if (m := pattern.match(n)))
+        return self._files.path(numbered("checkpoints", size, "note"))

@@ -6,12 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from samdops import settings
 from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.export import export_log, verify_export
-from samdops.audit.log import AuditLog, default_log_dir
+from samdops.audit.log import AuditLog
 from samdops.audit.signer import DEFAULT_KEY_NAME, LocalEd25519Signer
-from samdops.errors import ConfigError
+from samdops.audit.store import state_entry_store
+from samdops.commands._state import add_state_argument
+from samdops.errors import AuditVerificationError, ConfigError
+from samdops.governance.keys import platform_signer
 from samdops.settings import samdops_home
+from samdops.store.state import open_state
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,12 +67,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _log_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--log", type=Path, metavar="DIR", help="log directory (default: <home>/audit)"
+        "--log", type=Path, metavar="DIR", help="log directory (default: audit/ of the state)"
     )
+    add_state_argument(parser, home_alias=False)
 
 
-def _default_key() -> Path:
-    return samdops_home() / "keys" / DEFAULT_KEY_NAME
+def _default_key(args: argparse.Namespace) -> Path:
+    """The local key beside a local state (``keys/``), else in the home."""
+    directory = (
+        None
+        if getattr(args, "log", None)
+        else open_state(getattr(args, "state", "") or None).directory
+    )
+    return (directory or samdops_home()) / "keys" / DEFAULT_KEY_NAME
+
+
+def _open_log(args: argparse.Namespace, signer: LocalEd25519Signer | None = None) -> AuditLog:
+    """The log in ``--log DIR``, else under ``audit/`` of the state location (directory or S3)."""
+    if args.log is not None:
+        if not args.log.is_dir():
+            raise ConfigError(f"no audit log at {args.log}; pass --log DIR or --state LOC")
+        return AuditLog.open(args.log, signer=signer)
+    state = open_state(args.state or None)
+    if state.directory is not None and not (state.directory / "audit").is_dir():
+        raise ConfigError(
+            f"no audit log at {state.directory / 'audit'}; pass --log DIR or --state LOC, "
+            "or set SAMDOPS_STATE"
+        )
+    return AuditLog(state_entry_store(state), signer=signer)
 
 
 def _read_pem(path: Path) -> bytes:
@@ -77,10 +104,10 @@ def _read_pem(path: Path) -> bytes:
         raise ConfigError(f"cannot read public key {path}: {exc.strerror}") from None
 
 
-def _public_key(path: Path | None) -> bytes:
-    if path is not None:
-        return _read_pem(path)
-    key = _default_key()
+def _public_key(args: argparse.Namespace) -> bytes:
+    if args.public_key is not None:
+        return _read_pem(args.public_key)
+    key = _default_key(args)
     if not key.exists():
         raise ConfigError(f"no --public-key given and no local signing key at {key}")
     print(f"note: using the public half of the local key {key}; pass --public-key to check")
@@ -105,11 +132,14 @@ def _verify(args: argparse.Namespace) -> int:
             f"sha256:{result.checkpoint.root.hex()}"
         )
         return 0
-    directory = args.log or default_log_dir()
-    if not directory.is_dir():
-        raise ConfigError(f"no audit log at {directory}; pass --log DIR or set SAMDOPS_HOME")
-    log = AuditLog.open(directory)
-    pem = _public_key(args.public_key)
+    log = _open_log(args)
+    pem = _public_key(args) if args.log or not settings.vault_address() else _vault_key()
+    rewritten: list[str] = getattr(log.store, "rewritten", list)()
+    if rewritten:
+        raise AuditVerificationError(
+            f"{len(rewritten)} audit object(s) have a second version written over the "
+            f"original: {', '.join(rewritten[:5])}"
+        )
     if args.entry is not None:
         if args.checkpoint is None:
             raise ConfigError("--entry needs --checkpoint FILE (the checkpoint to prove against)")
@@ -132,9 +162,19 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vault_key() -> bytes:
+    """The public half of the Vault Transit key that signs the log's checkpoints."""
+    from samdops.governance.keys import DEFAULT_TRANSIT_KEY
+
+    name = settings.transit_key(DEFAULT_TRANSIT_KEY)
+    print(f"note: checking with Vault Transit key {name}; pass --public-key to check offline")
+    signer = platform_signer(open_state(None), "unused")
+    return signer.public_key_pem()
+
+
 def _signed_log(args: argparse.Namespace) -> tuple[AuditLog, LocalEd25519Signer]:
-    signer = LocalEd25519Signer.load_or_create(args.key or _default_key())
-    return AuditLog.open(args.log or default_log_dir(), signer=signer), signer
+    signer = LocalEd25519Signer.load_or_create(args.key or _default_key(args))
+    return _open_log(args, signer), signer
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -152,7 +192,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _public(args: argparse.Namespace) -> int:
-    signer = LocalEd25519Signer.load_or_create(args.key or _default_key())
+    signer = LocalEd25519Signer.load_or_create(args.key or _default_key(args))
     print(signer.public_key_pem().decode(), end="")
     print(f"key id {signer.key_id}", file=sys.stderr)
     return 0

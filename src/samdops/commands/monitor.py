@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from samdops.commands._state import add_state_argument
 from samdops.errors import DriftInputError
 
 
@@ -45,10 +46,7 @@ def register(subparsers: Any) -> None:
         help="the window's name in the model's monitoring history (default: the --current "
         "file's name without its suffix)",
     )
-    monitor.add_argument("--home", default="", metavar="DIR", help="samdops home of the registry")
-    monitor.add_argument(
-        "--store", default="", metavar="LOC", help="artifact store (default: the home's)"
-    )
+    add_state_argument(monitor)
     monitor.add_argument(
         "--categorical",
         default="",

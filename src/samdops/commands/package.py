@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from samdops.commands._state import add_state_argument
+
 
 def register(subparsers: Any) -> None:
     package = subparsers.add_parser("package", help="export and verify model packages")
@@ -24,10 +26,7 @@ def register(subparsers: Any) -> None:
         "--card", type=Path, help="model card text YAML (default: the packaged card of the model)"
     )
     export.add_argument("--lock", type=Path, help="the dependency lock the model was trained with")
-    export.add_argument(
-        "--store", help="artifact store location (default: the local store in the home)"
-    )
-    export.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    add_state_argument(export)
     export.set_defaults(func=export_command)
     verify = commands.add_parser("verify", help="check a package offline; name what fails")
     verify.add_argument("package", type=Path, help="package directory or .tar archive")
@@ -40,14 +39,12 @@ def register(subparsers: Any) -> None:
 def export_command(args: argparse.Namespace) -> int:
     from samdops.launch.compiler import compile_pipeline
     from samdops.package.export import export_package
-    from samdops.store import open_store
 
     started = time.monotonic()
     result = export_package(
         args.model,
         args.out,
-        home=args.home,
-        store=open_store(args.store) if args.store else None,
+        state=args.state or None,
         include_data=not args.no_data,
         tar=args.tar,
         card_path=args.card,

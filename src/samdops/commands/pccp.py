@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from samdops.commands._auth import add_password_args, read_password
+from samdops.commands._state import add_state_argument
 
 
 def register(subparsers: Any) -> None:
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
     check.add_argument("plan", help="plan id")
     check.add_argument("--config", type=Path, required=True, help="candidate training config")
     for parser, func in ((reg, register_command), (show, show_command), (check, check_command)):
-        parser.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+        add_state_argument(parser)
         parser.set_defaults(func=func)
 
 
@@ -34,7 +35,9 @@ def register_command(args: argparse.Namespace) -> int:
     from samdops.governance.service import GovernedRegistry
     from samdops.pccp.plans import register_plan
 
-    model = register_plan(GovernedRegistry(args.home), args.file, args.user, read_password(args))
+    model = register_plan(
+        GovernedRegistry(args.state or None), args.file, args.user, read_password(args)
+    )
     print(
         f"registered {model.record.id} (state {model.state.value}); it is in force after "
         "review and approval signatures (`samdops sign`)"
@@ -46,7 +49,7 @@ def show_command(args: argparse.Namespace) -> int:
     from samdops.governance.service import GovernedRegistry
     from samdops.pccp.plans import plan_in_force
 
-    plan, record = plan_in_force(GovernedRegistry(args.home), args.plan)
+    plan, record = plan_in_force(GovernedRegistry(args.state or None), args.plan)
     if args.json:
         print(json.dumps({**record.as_dict(), "plan": plan.model_dump(mode="json")}, indent=2))
         return 0
@@ -79,7 +82,7 @@ def check_command(args: argparse.Namespace) -> int:
     from samdops.pccp.gate import check_scope
     from samdops.pccp.plans import plan_in_force, released_model
 
-    registry = GovernedRegistry(args.home)
+    registry = GovernedRegistry(args.state or None)
     plan, _ = plan_in_force(registry, args.plan)
     _, released_config, _ = released_model(registry, plan.model)
     _, scope = check_scope(plan, released_config, load_config(args.config))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
+from samdops.commands._state import add_state_argument
 from samdops.governance.service import GovernedRegistry
 
 
@@ -15,17 +15,17 @@ def register(subparsers: Any) -> None:
     commands = registry.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="one line per registered model version")
     listing.add_argument("--json", action="store_true", help="print the records as JSON")
-    listing.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    add_state_argument(listing)
     listing.set_defaults(func=list_models)
     show = commands.add_parser("show", help="one record in full")
     show.add_argument("model", help="NAME@VERSION, NAME (latest version) or 'latest'")
     show.add_argument("--json", action="store_true", help="print the record as JSON")
-    show.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    add_state_argument(show)
     show.set_defaults(func=show_model)
 
 
 def list_models(args: argparse.Namespace) -> int:
-    models = GovernedRegistry(args.home).models()
+    models = GovernedRegistry(args.state or None).models()
     if args.json:
         print(json.dumps([m.as_dict() for m in models], indent=2))
         return 0
@@ -44,7 +44,7 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def show_model(args: argparse.Namespace) -> int:
-    model = GovernedRegistry(args.home).get(args.model)
+    model = GovernedRegistry(args.state or None).get(args.model)
     if args.json:
         print(json.dumps({**model.as_dict(), "record": model.record.document}, indent=2))
     else:

@@ -1,4 +1,6 @@
-"""``samdops run train``: the training pipeline through kfp.local with the local store."""
+"""``samdops run train | retrain | monitor``: the pipelines through kfp.local, each step a
+subprocess (the embedded default) or a container of the component image (``--runner
+container``), the records at the state location."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from samdops import settings
+from samdops.commands.run_monitor import add_monitor_parser
 from samdops.config import load_config, resolve_config_path
 from samdops.settings import samdops_home
 from samdops.summary import metrics_table
@@ -28,6 +32,7 @@ def register(subparsers: Any) -> None:
         "model and checked against the PCCP in force; it is never released by the run.",
     )
     retrain.add_argument("--plan", required=True, help="id of the PCCP in force")
+    add_monitor_parser(pipelines, _add_common)
     for parser in (train, retrain):
         parser.add_argument(
             "--config",
@@ -40,14 +45,28 @@ def register(subparsers: Any) -> None:
             help="refuse the data unless it has this sha256 (default: the config's digest when "
             "--data is not given)",
         )
-        parser.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
-        parser.add_argument(
-            "--store",
-            default="",
-            help="artifact store: s3://BUCKET/PREFIX (endpoint from $SAMDOPS_S3_ENDPOINT, "
-            "credentials from Vault or the environment) instead of the local store in the home",
-        )
+        _add_common(parser)
         parser.set_defaults(func=run_train)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--home", type=Path, help="samdops home, for the run's log (default: $SAMDOPS_HOME)"
+    )
+    parser.add_argument(
+        "--state",
+        default="",
+        metavar="LOC",
+        help="state location: a directory or s3://BUCKET/PREFIX (endpoint from "
+        "$SAMDOPS_S3_ENDPOINT, credentials from Vault); default: $SAMDOPS_STATE, else the home",
+    )
+    parser.add_argument(
+        "--runner",
+        choices=["subprocess", "container"],
+        default="subprocess",
+        help="each step a subprocess (default) or a container of the component image (needs "
+        "DOCKER_HOST, `make images` and an s3:// state location), as in the cluster",
+    )
 
 
 def _line(text: str) -> None:
@@ -65,8 +84,8 @@ def run_train(args: argparse.Namespace) -> int:
         data, digest = Path(config.data.path), args.data_sha256 or config.data.sha256
     home = samdops_home(args.home)
     what = "retraining" if getattr(args, "plan", "") else "training"
-    _line(f"samdops: {what} {config.name} on {data} through kfp.local")
-    _line(f"  config {config_path}; home {home}")
+    _line(f"samdops: {what} {config.name} on {data} through kfp.local ({args.runner} steps)")
+    _line(f"  config {config_path}; state {settings.state_location(args.state or None, home)}")
     plan = getattr(args, "plan", "") or ""
     result = run_training(
         config,
@@ -74,11 +93,14 @@ def run_train(args: argparse.Namespace) -> int:
         data_sha256=digest,
         home=home,
         progress=_line,
-        store=args.store,
+        state=args.state,
         plan=plan,
+        runner=args.runner,
     )
     record = result.record.document
-    _print_summary(record, result.run_dir, result.log_path, result.seconds)
+    _print_summary(record, result.location, result.run_dir, result.log_path, result.seconds)
+    if args.runner == "container":
+        print(f"  in {result.containers} step containers")
     change = record.get("pccp")
     if change is not None:
         print(f"PCCP {change['plan']}: {change['outcome']} ({change['modification']})")
@@ -99,7 +121,9 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(record: dict[str, Any], run_dir: Path, log: Path, seconds: float) -> None:
+def _print_summary(
+    record: dict[str, Any], location: str, run_dir: Path, log: Path, seconds: float
+) -> None:
     gate = "PASSED" if record["gate"]["passed"] else "FAILED"
     artifacts = record["artifacts"]
     print()
@@ -124,7 +148,7 @@ def _print_summary(record: dict[str, Any], run_dir: Path, log: Path, seconds: fl
     print()
     print("where everything went:")
     print(
-        f"  registry record   {run_dir.parent.parent / 'registry' / 'models' / record['name']}"
+        f"  registry record   {location}/registry/models/{record['name']}"
         f"/{record['version']:06d}.json"
     )
     print(f"  validation report {_path(artifacts['validation_report']['uri'])}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from samdops.commands._auth import add_password_args, read_password
+from samdops.commands._state import add_state_argument
 from samdops.governance.lifecycle import State
 from samdops.governance.service import GovernedModel, GovernedRegistry
 from samdops.governance.signatures import Meaning
@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
     sign.add_argument("model")
     sign.add_argument("--meaning", required=True, choices=[m.value for m in Meaning])
     add_password_args(sign)
-    sign.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    add_state_argument(sign)
     sign.set_defaults(func=sign_command)
     promote = subparsers.add_parser(
         "promote",
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     promote.add_argument("--to", required=True, choices=["released", "retired", "rejected"])
     promote.add_argument("--reason", help="required to retire or reject")
     add_password_args(promote)
-    promote.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+    add_state_argument(promote)
     promote.set_defaults(func=promote_command)
 
 
@@ -44,14 +44,14 @@ def print_model(model: GovernedModel) -> None:
 
 
 def sign_command(args: argparse.Namespace) -> int:
-    registry = GovernedRegistry(args.home)
+    registry = GovernedRegistry(args.state or None)
     password = read_password(args)
     print_model(registry.sign(args.model, Meaning(args.meaning), args.user, password))
     return 0
 
 
 def promote_command(args: argparse.Namespace) -> int:
-    registry = GovernedRegistry(args.home)
+    registry = GovernedRegistry(args.state or None)
     password = read_password(args)
     model = registry.transition(args.model, State(args.to), args.user, password, reason=args.reason)
     print_model(model)

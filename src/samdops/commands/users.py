@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from samdops.commands._auth import add_password_args, read_password
+from samdops.commands._state import add_state_argument
 from samdops.governance.identity import UserDirectory, UserKind
 from samdops.governance.roles import Role
 
@@ -38,17 +38,19 @@ def register(subparsers: Any) -> None:
     listing = commands.add_parser("list", help="list users and their roles")
     listing.set_defaults(func=list_users)
     for parser in (boot, add, passwd, listing):
-        parser.add_argument("--home", type=Path, help="samdops home (default: $SAMDOPS_HOME)")
+        add_state_argument(parser)
 
 
 def bootstrap(args: argparse.Namespace) -> int:
-    user = UserDirectory(args.home).bootstrap_admin(args.id, args.name, read_password(args))
+    user = UserDirectory(args.state or None).bootstrap_admin(
+        args.id, args.name, read_password(args)
+    )
     print(f"created user administrator {user.id} ({user.name})")
     return 0
 
 
 def add_user(args: argparse.Namespace) -> int:
-    directory = UserDirectory(args.home)
+    directory = UserDirectory(args.state or None)
     admin = directory.authenticate(args.user, read_password(args, "your password: "))
     temporary = read_password(args, "temporary password for the new user: ")
     kind = UserKind.SERVICE if args.service_account else UserKind.PERSON
@@ -70,13 +72,13 @@ def add_user(args: argparse.Namespace) -> int:
 def change_password(args: argparse.Namespace) -> int:
     old = read_password(args, "current password: ")
     new = read_password(args, "new password: ")
-    UserDirectory(args.home).change_password(args.user, old, new)
+    UserDirectory(args.state or None).change_password(args.user, old, new)
     print(f"password changed for {args.user}", file=sys.stderr)
     return 0
 
 
 def list_users(args: argparse.Namespace) -> int:
-    for user in UserDirectory(args.home).users():
+    for user in UserDirectory(args.state or None).users():
         flags = [
             f
             for f, on in (

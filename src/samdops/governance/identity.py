@@ -11,32 +11,36 @@ A hospital would back this with its identity provider; the rules stay the same:
 - A password set by an administrator is temporary: it can only be used to choose a new one, so
   no administrator can both reset a credential and sign as that user (ES-07).
 
-The directory is one JSON file, rewritten atomically under an exclusive lock.
+The directory is a sequence of write-once snapshots, ``identity/users/<n>.json`` at the state
+location, the newest in force. A change reads the newest snapshot ``n`` and creates ``n + 1``;
+if another writer created it first, the change is made again on theirs, so concurrent changes
+(a failed attempt counted while a password changes) are never lost, on a directory or on S3.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from samdops.atomic import atomic_write_bytes
 from samdops.digest import canonical_json
-from samdops.errors import AccessDenied, AuthenticationFailed, ConfigError
+from samdops.errors import AccessDenied, AuthenticationFailed, ConfigError, StoreError
 from samdops.governance.roles import Permission, Role, require
-from samdops.settings import samdops_home
+from samdops.store.documents import latest, numbered
+from samdops.store.state import StateLocation, open_state
 
 MAX_FAILED_ATTEMPTS = 3
 MIN_PASSWORD_LENGTH = 12
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_USERS = "identity/users"
+_T = TypeVar("_T")
+Users = dict[str, dict[str, Any]]
 
 
 class UserKind(StrEnum):
@@ -88,32 +92,47 @@ def _user(entry: dict[str, Any]) -> User:
 
 
 class UserDirectory:
-    """The users file ``<home>/identity/users.json``."""
+    """The users at the state location (``identity/users/<n>.json``, the newest in force)."""
 
-    def __init__(self, home: str | Path | None = None) -> None:
-        self.path = samdops_home(home) / "identity" / "users.json"
+    def __init__(self, location: str | Path | StateLocation | None = None) -> None:
+        self._documents = open_state(location).documents
 
     def __repr__(self) -> str:
-        return f"UserDirectory({str(self.path)!r})"
+        return f"UserDirectory({self._documents.location!r})"
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, dict[str, Any]]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            users = self._read()
+    def _transact(self, change: Callable[[Users], _T]) -> _T:
+        """Apply ``change`` to the newest snapshot and store the result as the next one.
+
+        A change that raises (a failed attempt) is still stored when it changed something, and
+        then raises; one that lost the race to another writer is made again on theirs.
+        """
+        for _ in range(100):
+            number, users = self._newest()
             before = canonical_json(users)
+            failure: Exception | None = None
             try:
-                yield users
-            finally:  # a failed attempt raises, and its count must still be saved
-                if canonical_json(users) != before:
-                    atomic_write_bytes(self.path, canonical_json(users), mode=0o600)
+                result = change(users)
+            except Exception as exc:  # re-raised once the count is stored
+                failure = exc
+            after = canonical_json(users)
+            if after != before and not self._documents.create(
+                numbered(_USERS, number + 1, "json"), after
+            ):
+                continue  # another change came first: redo this one on top of it
+            if failure is not None:
+                raise failure
+            return result
+        raise StoreError(f"the user directory at {self._documents.location} is too busy")
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            return {}
-        data: dict[str, dict[str, Any]] = json.loads(self.path.read_bytes())
-        return data
+    def _newest(self) -> tuple[int, Users]:
+        found = latest(self._documents, _USERS, "json")
+        if found is None:
+            return 0, {}
+        users: Users = json.loads(found[1])
+        return found[0], users
+
+    def _read(self) -> Users:
+        return self._newest()[1]
 
     def get(self, user_id: str) -> User:
         entry = self._read().get(user_id)
@@ -126,13 +145,16 @@ class UserDirectory:
 
     def bootstrap_admin(self, user_id: str, name: str, password: str) -> User:
         """Create the first user administrator; refused once any user exists."""
-        with self._locked() as users:
+
+        def change(users: Users) -> User:
             if users:
                 raise AccessDenied("the user directory is already initialised")
             users[user_id] = self._entry(
                 user_id, name, {Role.USER_ADMIN}, UserKind.PERSON, password, must_change=False
             )
             return _user(users[user_id])
+
+        return self._transact(change)
 
     def add(
         self,
@@ -146,7 +168,8 @@ class UserDirectory:
     ) -> User:
         """Add a user; the password is temporary (the user must choose their own before signing)."""
         require(admin.user.id, admin.user.roles, Permission.MANAGE_USERS)
-        with self._locked() as users:
+
+        def change(users: Users) -> User:
             if user_id in users:
                 raise AccessDenied(
                     f"user id {user_id!r} already exists or existed; ids are never reused (ES-04)"
@@ -154,6 +177,8 @@ class UserDirectory:
             password = temporary_password or secrets.token_urlsafe(16)
             users[user_id] = self._entry(user_id, name, roles, kind, password, must_change=True)
             return _user(users[user_id])
+
+        return self._transact(change)
 
     @staticmethod
     def _entry(
@@ -183,7 +208,8 @@ class UserDirectory:
 
     def authenticate(self, user_id: str, password: str) -> Authenticated:
         """Check both components now; count failures and lock after three (ES-06)."""
-        with self._locked() as users:
+
+        def change(users: Users) -> Authenticated:
             entry = users.get(user_id)
             if entry is None:
                 raise AuthenticationFailed(f"authentication failed for {user_id!r}")
@@ -202,15 +228,20 @@ class UserDirectory:
             entry["failed_attempts"] = 0
             return Authenticated(_user(entry), "password")
 
+        return self._transact(change)
+
     def change_password(self, user_id: str, old: str, new: str) -> None:
         """The user sets their own password (clears the temporary flag)."""
         self.authenticate(user_id, old)
         _check_strength(new)
         if old == new:
             raise ConfigError("the new password must differ from the old one")
-        with self._locked() as users:
+
+        def change(users: Users) -> None:
             users[user_id]["password"] = _hash(new, secrets.token_bytes(16))
             users[user_id]["must_change_password"] = False
+
+        self._transact(change)
 
     def reset_password(self, admin: Authenticated, user_id: str, temporary: str) -> None:
         """Set a temporary password and unlock; the user must change it before signing."""
@@ -218,20 +249,26 @@ class UserDirectory:
         if admin.user.id == user_id:
             raise AccessDenied("a user administrator cannot reset their own password")
         _check_strength(temporary)
-        with self._locked() as users:
+
+        def change(users: Users) -> None:
             if user_id not in users:
                 raise AccessDenied(f"unknown user {user_id!r}")
             users[user_id]["password"] = _hash(temporary, secrets.token_bytes(16))
             users[user_id]["must_change_password"] = True
             users[user_id]["failed_attempts"] = 0
 
+        self._transact(change)
+
     def disable(self, admin: Authenticated, user_id: str) -> None:
         """Disable a user for good; the id stays taken."""
         require(admin.user.id, admin.user.roles, Permission.MANAGE_USERS)
-        with self._locked() as users:
+
+        def change(users: Users) -> None:
             if user_id not in users:
                 raise AccessDenied(f"unknown user {user_id!r}")
             users[user_id]["disabled"] = True
+
+        self._transact(change)
 
 
 def _check_strength(password: str) -> None:

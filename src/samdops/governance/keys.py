@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from samdops import settings
 from samdops.audit.signer import LocalEd25519Signer, Signer
+from samdops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from samdops.store.state import StateLocation
 
 DEFAULT_TRANSIT_KEY = "samdops-audit"
 
@@ -48,8 +52,11 @@ class _LazySigner:
         return self._get().public_key_pem()
 
 
-def platform_signer(home: Path, local_key_name: str) -> Signer:
-    """The Transit signer when ``$VAULT_ADDR`` is set, else ``<home>/keys/<local_key_name>``."""
+def platform_signer(state: StateLocation, local_key_name: str) -> Signer:
+    """The Transit signer when ``$VAULT_ADDR`` is set, else ``<state dir>/keys/<local_key_name>``.
+
+    A state location on S3 needs Vault: a local key file would be a different key in every step.
+    """
     if settings.vault_address():
         key = settings.transit_key(DEFAULT_TRANSIT_KEY)
 
@@ -64,4 +71,10 @@ def platform_signer(home: Path, local_key_name: str) -> Signer:
             return TransitSigner(client(), key)
 
         return _LazySigner(transit, f"Vault Transit key {key}")
-    return LocalEd25519Signer.load_or_create(home / "keys" / local_key_name)
+    directory = state.directory
+    if directory is None:
+        raise ConfigError(
+            f"the state location {state.location} is shared by every step, so its signing key "
+            "must be too: set VAULT_ADDR so that the Vault Transit key signs"
+        )
+    return LocalEd25519Signer.load_or_create(directory / "keys" / local_key_name)

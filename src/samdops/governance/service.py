@@ -20,6 +20,7 @@ from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
 from samdops.audit.siem import EventSink, sink_from_url
 from samdops.audit.signer import Signer
+from samdops.audit.store import state_entry_store
 from samdops.clock import utc_timestamp
 from samdops.errors import (
     AccessDenied,
@@ -36,10 +37,10 @@ from samdops.governance.lifecycle import (
     check_transition,
     histories,
 )
-from samdops.governance.records import LocalRegistry, RegistryRecord
+from samdops.governance.records import Registry, RegistryRecord
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.signatures import Meaning, record_digest, sign_record
-from samdops.store import ArtifactStore
+from samdops.store.state import StateLocation, open_state
 
 PIPELINE_ACTOR = "svc:samdops-pipeline"
 SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
@@ -92,26 +93,19 @@ class GovernedRegistry:
 
     def __init__(
         self,
-        home: str | Path | None = None,
+        location: str | Path | StateLocation | None = None,
         *,
         esign_key: Signer | None = None,
         audit_key: Signer | None = None,
         sinks: Sequence[EventSink] | None = None,
-        store: ArtifactStore | None = None,
     ) -> None:
-        self.registry = LocalRegistry(home, store=store)
-        root = self.registry.home
-        self.audit_key = audit_key or platform_signer(root, "audit-ed25519.pem")
-        self.esign_key = esign_key or platform_signer(root, ESIGN_KEY_NAME)
+        self.state = open_state(location)
+        self.registry = Registry(self.state)
+        self.audit_key = audit_key or platform_signer(self.state, "audit-ed25519.pem")
+        self.esign_key = esign_key or platform_signer(self.state, ESIGN_KEY_NAME)
         sinks = sinks_from_env() if sinks is None else sinks
-        location = settings.audit_log_location()
-        if location:  # e.g. s3://bucket/audit: write-once objects under Object Lock
-            from samdops.audit.s3_store import open_entry_store
-
-            self.audit = AuditLog(open_entry_store(location), signer=self.audit_key, sinks=sinks)
-        else:
-            self.audit = AuditLog.open(root / "audit", signer=self.audit_key, sinks=sinks)
-        self.users = UserDirectory(self.registry.home)
+        self.audit = AuditLog(state_entry_store(self.state), signer=self.audit_key, sinks=sinks)
+        self.users = UserDirectory(self.state)
 
     # -- the pipeline --------------------------------------------------------------------------
 

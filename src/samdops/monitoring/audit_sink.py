@@ -1,7 +1,7 @@
 """Alerts as audit entries: each alert is one governed audit event, and so one SIEM event.
 
 The event goes through the same audit log as registrations and signatures (the governed
-registry's: ``<home>/audit`` or ``$SAMDOPS_AUDIT_LOG``, SIEM sinks from ``$SAMDOPS_SIEM``), is
+registry's: ``audit/`` at the state location, SIEM sinks from ``$SAMDOPS_SIEM``), is
 made by the monitor's service identity, whose role may record alerts and nothing that changes a
 model, and is followed by a signed checkpoint. Fail closed: if the entry cannot be written the
 step fails, so an alert is never silently lost.
@@ -66,11 +66,11 @@ class AuditAlertSink:
         self.run = run
 
     @classmethod
-    def for_home(cls, home: str | Path | None, run: str) -> AuditAlertSink:
-        """The sink on the governed registry's audit log of ``home`` (SIEM from the env)."""
+    def for_state(cls, state: str | Path | None, run: str) -> AuditAlertSink:
+        """The sink on the governed registry's audit log at ``state`` (SIEM from the env)."""
         from samdops.governance.service import GovernedRegistry
 
-        return cls(GovernedRegistry(home or None).audit, run)
+        return cls(GovernedRegistry(state or None).audit, run)
 
     def emit(self, alert: Alert) -> None:
         require(DRIFT_MONITOR_ACTOR, frozenset({Role.DRIFT_MONITOR}), Permission.RECORD_ALERT)

@@ -1,24 +1,22 @@
 """The monitor's memory of past windows, for the report's plots over time.
 
-One JSON line per window in ``<home>/monitoring/<model>/history.jsonl``: appended with a single
-``O_APPEND`` write and fsynced (a line is never interleaved with another writer's, and a crash
-leaves at most a torn last line, which reading skips). Reading keeps only the last ``limit``
-windows, so memory stays bounded however long the stream runs.
+One write-once document per window, ``monitoring/<model>/history/<n>.json`` at the state
+location, numbered without races (:func:`~samdops.store.documents.create_next`): a crash leaves
+either the whole record or none, and concurrent runs never overwrite each other. Reading keeps
+only the last ``limit`` windows, so memory and time stay bounded however long the stream runs.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from samdops.jsonsafe import json_safe
-from samdops.settings import samdops_home
+from samdops.store.documents import DocumentStore, LocalDocuments, create_next, numbered, numbers
 
 HISTORY_LIMIT = 90
 
@@ -49,38 +47,30 @@ class WindowRecord:
         )
 
 
-def history_path(home: str | Path | None, model: str) -> Path:
-    """``<home>/monitoring/<model, made file-safe>/history.jsonl``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model or "unscored")
-    return samdops_home(home) / "monitoring" / safe / "history.jsonl"
+def monitoring_prefix(model: str) -> str:
+    """``monitoring/<model, made key-safe>``: where a monitored model's history and labels live."""
+    return "monitoring/" + (re.sub(r"[^A-Za-z0-9._-]+", "_", model or "unscored"))
 
 
 class MonitorHistory:
     """Append-only history of window records, read back as the last ``limit`` of them."""
 
-    def __init__(self, path: str | Path, limit: int = HISTORY_LIMIT) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, store: DocumentStore | str | Path, prefix: str = "", limit: int = HISTORY_LIMIT
+    ) -> None:
+        self.store = store if isinstance(store, DocumentStore) else LocalDocuments(store)
+        self.prefix = prefix.rstrip("/") or "history"
         self.limit = limit
 
     def recent(self) -> list[WindowRecord]:
-        """The last ``limit`` complete records, oldest first."""
-        if not self.path.exists():
-            return []
-        kept: deque[WindowRecord] = deque(maxlen=self.limit)
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break  # torn last line of a crashed writer
-                kept.append(WindowRecord.from_dict(json.loads(line)))
-        return list(kept)
+        """The last ``limit`` records, oldest first."""
+        out = []
+        for number in numbers(self.store, self.prefix, "json")[-self.limit :]:
+            data = self.store.read(numbered(self.prefix, number, "json"))
+            if data is not None:
+                out.append(WindowRecord.from_dict(json.loads(data)))
+        return out
 
     def append(self, record: WindowRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = json_safe(record.as_dict())
-        line = (json.dumps(data, sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        data = json.dumps(json_safe(record.as_dict()), sort_keys=True).encode("utf-8")
+        create_next(self.store, self.prefix, "json", lambda _: data)

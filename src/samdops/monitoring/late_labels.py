@@ -4,12 +4,13 @@ then, and the concept monitor replayed over the windows that brought them.
 A daily run sees the labels confirmed that day, which describe hours of earlier windows. So each
 run keeps, per monitored model, next to the window history:
 
-- ``scored/<window>.parquet``: the window's rows as the model scored them (id, hour when rows
-  are hours of a stay, score and the features the concept monitor compares);
-- ``arrived/<window>.parquet``: the scored rows whose labels first arrived in that window.
+- ``scored/<window>/<n>.parquet``: the window's rows as the model scored them (id, hour when
+  rows are hours of a stay, score and the features the concept monitor compares);
+- ``arrived/<window>/<n>.parquet``: the scored rows whose labels first arrived in that window.
 
-Both are written atomically, and only the last ``keep`` windows are read, so memory and time do
-not grow with the stream. The concept monitor is replayed over the arrived rows of those windows,
+Both are write-once documents at the state location; a window run again adds version ``n + 1``,
+and the newest counts. Only the last ``keep`` windows are read, so memory and time do not grow
+with the stream. The concept monitor is replayed over the arrived rows of those windows,
 oldest first: a run's concept result is a function of stored inputs, and re-running a window
 gives the same result.
 """
@@ -24,10 +25,10 @@ from pathlib import Path
 import pandas as pd
 
 from samdops._types import Array
-from samdops.atomic import atomic_write_bytes
 from samdops.drift.concept_monitor import ConceptMonitor, ConceptResult
 from samdops.drift.performance import join_keys
 from samdops.errors import DriftInputError
+from samdops.store.documents import DocumentStore, LocalDocuments, create_next, latest
 
 SCORE = "score"
 KEEP_WINDOWS = 14  # labels arrive within 3 days; two weeks covers the monitor's 7-day pools
@@ -39,14 +40,16 @@ class LateLabels:
 
     def __init__(
         self,
-        root: str | Path,
+        store: DocumentStore | str | Path,
         *,
+        prefix: str = "",
         id_column: str,
         time_column: str,
         label_column: str,
         keep: int = KEEP_WINDOWS,
     ) -> None:
-        self.root = Path(root)
+        self.store = store if isinstance(store, DocumentStore) else LocalDocuments(store)
+        self.prefix = prefix.rstrip("/")
         self.id_column = id_column
         self.time_column = time_column
         self.label_column = label_column
@@ -62,7 +65,7 @@ class LateLabels:
         absent = [c for c in (*self.keys, SCORE) if c not in rows.columns]
         if absent:
             raise DriftInputError(f"scored rows lack column(s) {', '.join(absent)}")
-        _write(self._path("scored", window), rows)
+        self._write("scored", window, rows)
 
     def record_arrived(
         self, window: str, labels: pd.DataFrame, windows: Sequence[str]
@@ -87,7 +90,7 @@ class LateLabels:
                 seen = pd.MultiIndex.from_frame(earlier[keys])
                 arrived = arrived[~pd.MultiIndex.from_frame(arrived[keys]).isin(seen)]
             arrived = arrived.sort_values(keys, kind="stable").reset_index(drop=True)
-        _write(self._path("arrived", window), arrived)
+        self._write("arrived", window, arrived)
         return arrived
 
     def previous_rows(
@@ -121,20 +124,25 @@ class LateLabels:
         order = list(dict.fromkeys(w for w in windows if w != window))
         return [*order, window][-self.keep :]
 
-    def _path(self, kind: str, window: str) -> Path:
-        return self.root / kind / f"{_safe(window)}.parquet"
+    def _key(self, kind: str, window: str) -> str:
+        return "/".join(p for p in (self.prefix, kind, _safe(window)) if p)
+
+    def _write(self, kind: str, window: str, frame: pd.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.reset_index(drop=True).to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        create_next(self.store, self._key(kind, window), "parquet", lambda _: data)
 
     def _read(self, kind: str, windows: Sequence[str]) -> pd.DataFrame | None:
-        frames = [pd.read_parquet(p) for w in windows if (p := self._path(kind, w)).exists()]
-        frames = [f for f in frames if len(f)]
+        frames = []
+        for window in windows:
+            found = latest(self.store, self._key(kind, window), "parquet")
+            if found is not None:
+                frame = pd.read_parquet(io.BytesIO(found[1]))
+                if len(frame):
+                    frames.append(frame)
         return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _safe(window: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", window) or "_"
-
-
-def _write(path: Path, frame: pd.DataFrame) -> None:
-    buffer = io.BytesIO()
-    frame.reset_index(drop=True).to_parquet(buffer, index=False)
-    atomic_write_bytes(path, buffer.getvalue())
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", window).lstrip(".") or "_"

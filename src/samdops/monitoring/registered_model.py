@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from samdops.config import TrainingConfig
 from samdops.errors import RegistryError, StoreError, VerificationError
-from samdops.governance.records import LocalRegistry, RegistryRecord
+from samdops.governance.records import Registry, RegistryRecord
 from samdops.monitoring.scoring import MonitoredModel, ValidatedBaseline
 from samdops.store import ArtifactStore
 from samdops.training.models import MODEL_FORMAT, ModelFile
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 _REFUSED_STATUSES = ("gate_failed", "rejected", "outside-plan")
 
 
-def load_registered_model(registry: LocalRegistry | GovernedRegistry, ref: str) -> MonitoredModel:
+def load_registered_model(registry: Registry | GovernedRegistry, ref: str) -> MonitoredModel:
     """The model registered as ``ref``, with its config and the baseline it was validated at.
 
     ``ref`` is what ``samdops registry show`` accepts: ``NAME@VERSION`` (``sepsis-risk@3``),
@@ -64,10 +64,8 @@ def load_registered_model(registry: LocalRegistry | GovernedRegistry, ref: str) 
     return MonitoredModel(model=model, baseline=baseline, config=config)
 
 
-def _find(
-    registry: LocalRegistry | GovernedRegistry, ref: str
-) -> tuple[RegistryRecord, ArtifactStore]:
-    if isinstance(registry, LocalRegistry):
+def _find(registry: Registry | GovernedRegistry, ref: str) -> tuple[RegistryRecord, ArtifactStore]:
+    if isinstance(registry, Registry):
         return registry.get(ref), registry.store
     return registry.get(ref).record, registry.registry.store
 

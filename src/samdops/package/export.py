@@ -44,6 +44,7 @@ from samdops.package.datasheet import build_datasheet, datasheet_markdown
 from samdops.package.dsse import sign_envelope
 from samdops.package.manifest import MANIFEST_FILE, MANIFEST_SIGNATURE, build_manifest
 from samdops.package.provenance import build_statement, dependency, sign_statement
+from samdops.settings import samdops_home
 from samdops.store import ArtifactStore
 
 _ROLES = ("train", "test")
@@ -74,8 +75,7 @@ def export_package(
     ref: str,
     out: str | Path,
     *,
-    home: str | Path | None = None,
-    store: ArtifactStore | None = None,
+    state: str | Path | None = None,
     include_data: bool = True,
     tar: bool = False,
     card_path: str | Path | None = None,
@@ -91,9 +91,10 @@ def export_package(
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} exists and is not empty; choose a new output directory")
-    governed = GovernedRegistry(home, store=store, sinks=[])
+    governed = GovernedRegistry(state, sinks=[])
     model = governed.get(ref)  # verifies the record digest and every e-signature
-    keys = governed.registry.home / "keys"
+    # The exporter's own keys: beside a local state, else in the exporter's home.
+    keys = (governed.state.directory or samdops_home()) / "keys"
     signer = package_key or LocalEd25519Signer.load_or_create(keys / L.PACKAGE_KEY_NAME)
     ms_key = model_signing.load_or_create_key(keys / model_signing.KEY_NAME)
     text = load_card_text(card_path or default_card_path(model.record.name))

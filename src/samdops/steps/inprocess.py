@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from samdops.config import TrainingConfig
-from samdops.governance.records import LocalRegistry, RegistryRecord
+from samdops.governance.records import Registry, RegistryRecord
 from samdops.steps.training import (
     evaluate_step,
     ingest_step,
@@ -51,10 +51,9 @@ def run_training_in_process(
     *,
     data: Path,
     data_sha256: str | None,
-    home: Path,
+    state: str | Path,
     workdir: Path,
     run: str = "in-process",
-    store: str = "",
     plan: str = "",
 ) -> RegistryRecord:
     """Run ingest, validate, train, evaluate (PCCP gate when ``plan``) and register here.
@@ -70,7 +69,7 @@ def run_training_in_process(
     cfg = config.to_json()
     source = _Artifact(str(data))
     dataset, train, test = artifact("dataset"), artifact("train"), artifact("test")
-    ingest_step(cfg, source, data_sha256 or "", dataset, train, test, str(home), run)
+    ingest_step(cfg, source, data_sha256 or "", dataset, train, test, str(state), run)
     report = artifact("validation.html")
     validate_step(cfg, train, test, report)
     model, comparator = artifact("model"), artifact("comparator")
@@ -84,7 +83,7 @@ def run_training_in_process(
         pccp_gate_step(
             cfg,
             plan,
-            str(home),
+            str(state),
             model,
             train,
             test,
@@ -92,7 +91,6 @@ def run_training_in_process(
             change,
             artifact("change.html"),
             artifact("change.md"),
-            store,
         )
     summary, record = artifact("summary.md"), artifact("record.json")
     register_step(
@@ -105,12 +103,11 @@ def run_training_in_process(
         model,
         comparator,
         evaluation,
-        str(home),
+        str(state),
         run,
         "in-process (no image)",
         summary,
         record,
-        store,
         change,
     )
-    return LocalRegistry(home).get(record.metadata["id"])
+    return Registry(str(state)).get(record.metadata["id"])

@@ -32,12 +32,13 @@ from samdops.drift.result import DataDriftResult
 from samdops.errors import ConfigError, DriftInputError
 from samdops.hospital.columns import LABEL
 from samdops.jsonsafe import json_safe
-from samdops.monitoring.history import MonitorHistory, WindowRecord, history_path
+from samdops.monitoring.history import MonitorHistory, WindowRecord, monitoring_prefix
 from samdops.monitoring.late_labels import SCORE, LateLabels
 from samdops.monitoring.report import html_report, markdown_summary
 from samdops.monitoring.scoring import MonitoredModel
 from samdops.monitoring.sources import read_source
 from samdops.steps.artifacts import ArtifactLike, record, verified, verified_bytes
+from samdops.store.state import StateLocation, open_state
 
 WINDOW_PLACEHOLDER = "{window}"
 RETRAIN = "retrain"
@@ -79,14 +80,13 @@ def _write(frame: pd.DataFrame, artifact: ArtifactLike) -> None:
     record(artifact, rows=len(frame))
 
 
-def load_monitored_model(ref: str, home: str, store: str) -> tuple[str, MonitoredModel]:
+def load_monitored_model(ref: str, state: str | StateLocation) -> tuple[str, MonitoredModel]:
     """The registered model ``ref`` and its validation baseline, from the governed registry of
-    ``home`` (artifacts in ``store``, ``s3://BUCKET/PREFIX``, or the home's local store)."""
+    the state location ``state`` (empty: ``$SAMDOPS_STATE``, else the home)."""
     from samdops.governance.service import GovernedRegistry
     from samdops.monitoring.registered_model import load_registered_model
-    from samdops.store import open_store
 
-    registry = GovernedRegistry(home or None, store=open_store(store) if store else None, sinks=[])
+    registry = GovernedRegistry(state or None, sinks=[])
     model_id = registry.get(ref).record.id  # verified against its audit event
     return model_id, load_registered_model(registry, model_id)
 
@@ -104,8 +104,7 @@ class MonitorOptions:
     correction: str = "bonferroni"
     backend: str = "scipy"
     model_ref: str = ""
-    home: str = ""
-    store: str = ""
+    state: str = ""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> MonitorOptions:
@@ -149,15 +148,16 @@ def monitor_window(
 ) -> WindowMonitoring:
     """Test window ``cur`` against ``ref`` (inputs and, with a model, its scores and
     performance on the labels ``known`` that arrived) and, with ``record_history``, keep the
-    window, its scores and its labels in the model's monitoring history under the home.
+    window, its scores and its labels in the model's monitoring history at the state location.
 
     ``model`` is for callers that already hold the model; else ``options.model_ref`` is loaded.
     """
     o = options
     known = known if known is not None else pd.DataFrame()
     model_id = ""
+    state = open_state(o.state or None)
     if model is None and o.model_ref:
-        model_id, model = load_monitored_model(o.model_ref, o.home, o.store)
+        model_id, model = load_monitored_model(o.model_ref, state)
     elif model is not None:
         model_id = o.model_ref or "model"
     label = LABEL if model is None else model.label
@@ -166,10 +166,12 @@ def monitor_window(
     spec = parse_categorical(o.categorical)
     features = _check_columns(ref, cur, special, ignored, o.admission_column, spec.columns)
     categories = [c for c in spec.columns if c in features]
-    history = MonitorHistory(history_path(o.home, model_id))
+    base = monitoring_prefix(model_id)
+    history = MonitorHistory(state.documents, f"{base}/history")
     past = history.recent() if record_history else []
     stream = LateLabels(
-        history.path.parent / "labels",
+        state.documents,
+        prefix=f"{base}/labels",
         id_column=o.id_column,
         time_column=o.time_column,
         label_column=label,
@@ -373,7 +375,7 @@ def _sequential(
 
 def record_alerts_step(
     findings: ArtifactLike,
-    home: str,
+    state: str,
     run: str,
     retrain_plan_id: str,
     sink: AlertSink | None = None,
@@ -386,7 +388,7 @@ def record_alerts_step(
     document = json.loads(data.decode("utf-8"))
     alerts = [Alert.from_dict(a) for a in document.get("alerts", [])]
     retrain = bool(retrain_plan_id) and any(a.severity == "critical" for a in alerts)
-    sink = sink if sink is not None else _audit_sink(home, run)
+    sink = sink if sink is not None else _audit_sink(state, run)
     for alert in alerts:
         requested = retrain and alert.severity == "critical"
         how = f"requested: run {run or 'unknown'}, PCCP {retrain_plan_id}" if requested else ""
@@ -397,10 +399,10 @@ def record_alerts_step(
     return RETRAIN if retrain else ""
 
 
-def _audit_sink(home: str, run: str) -> AlertSink:
+def _audit_sink(state: str, run: str) -> AlertSink:
     from samdops.monitoring.audit_sink import AuditAlertSink
 
-    return AuditAlertSink.for_home(home or None, run)
+    return AuditAlertSink.for_state(state or None, run)
 
 
 class _WindowScorer:

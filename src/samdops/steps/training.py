@@ -63,14 +63,14 @@ def ingest_step(
     dataset: ArtifactLike,
     train: ArtifactLike,
     test: ArtifactLike,
-    home: str,
+    state: str,
     run: str,
 ) -> None:
     """Check the raw data (digest, contract), write it typed, split it, register the test set.
 
     Rows of one group (the contract's ``group``, e.g. a stay) all go to the same side.
     """
-    from samdops.governance.records import LocalRegistry
+    from samdops.governance.records import Registry
     from samdops.training.ingest import ingest
     from samdops.training.split import split_dataset
 
@@ -83,7 +83,7 @@ def ingest_step(
     )
     _record(train, rows=split.train_rows)
     _record(test, rows=split.test_rows)
-    registration = LocalRegistry(home or None).register_test_set(
+    registration = Registry(state or None).register_test_set(
         split.test_sha256, run=run, rows=split.test_rows
     )
     test.metadata["registered_at"] = registration["registered_at"]
@@ -178,21 +178,20 @@ def register_step(
     model: ArtifactLike,
     comparator: ArtifactLike,
     evaluation: ArtifactLike,
-    home: str,
+    state: str,
     run: str,
     image: str,
     summary: ArtifactLike,
     record: ArtifactLike,
-    store: str = "",
     change_record: ArtifactLike | None = None,
     pipeline_spec: str = "",
 ) -> None:
     """Store every artifact by digest and write the registration record with its lineage.
 
     A model that missed an acceptance criterion is registered with status ``gate_failed`` (the
-    evidence is kept) and the step then fails, so the run shows the failure. ``store`` is an
-    artifact store location (``s3://BUCKET/PREFIX``; empty: the local store in the home); its
-    credentials are read now from the secrets backend, never passed as parameters.
+    evidence is kept) and the step then fails, so the run shows the failure. ``state`` is the
+    state location (a directory or ``s3://BUCKET/PREFIX``; empty: ``$SAMDOPS_STATE``, else the
+    home); its credentials are read now from the secrets backend, never passed as parameters.
     """
     from samdops.atomic import atomic_write_bytes, atomic_write_text
     from samdops.digest import canonical_json
@@ -201,9 +200,7 @@ def register_step(
     from samdops.summary import run_summary_markdown
 
     cfg = TrainingConfig.from_json(config)
-    from samdops.store import open_store
-
-    governed = GovernedRegistry(home or None, store=open_store(store) if store else None)
+    governed = GovernedRegistry(state or None)
     registry = governed.registry
     trained_by = settings.actor() or "unknown"
     inputs = {
@@ -290,7 +287,7 @@ def register_step(
 def pccp_gate_step(
     config: str,
     plan_id: str,
-    home: str,
+    state: str,
     model: ArtifactLike,
     train: ArtifactLike,
     test: ArtifactLike,
@@ -298,12 +295,11 @@ def pccp_gate_step(
     change_record: ArtifactLike,
     report: ArtifactLike,
     summary: ArtifactLike,
-    store: str = "",
 ) -> None:
     """Compare the candidate with the released model and decide under the PCCP in force.
 
-    ``store`` is the artifact store location holding the plan file and the released model
-    (``s3://BUCKET/PREFIX``; empty: the local store in the home), as for :func:`register_step`.
+    ``state`` is the state location holding the plan and the released model, as for
+    :func:`register_step`.
     """
     import pandas as pd
 
@@ -313,11 +309,10 @@ def pccp_gate_step(
     from samdops.pccp.gate import decide
     from samdops.pccp.plans import plan_in_force, released_model
     from samdops.pccp.report import change_html, change_markdown
-    from samdops.store import open_store
     from samdops.training.models import load_model
 
     cfg = TrainingConfig.from_json(config)
-    governed = GovernedRegistry(home or None, store=open_store(store) if store else None)
+    governed = GovernedRegistry(state or None)
     plan, plan_record = plan_in_force(governed, plan_id)
     released, released_config, released_file = released_model(governed, plan.model)
     test_path = _verified(test, "test set")
