@@ -41,6 +41,15 @@ def _alerts(home: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _write_lactate_window(tmp_path: Path) -> None:
+    """``reference.parquet`` (no drift) and ``day_0004.csv``, whose lactate is in mg/dL."""
+    reference = simulate_hospital(get_scenario("no_drift"), days=3, seed=21, beds=60).frame
+    window = simulate_hospital(get_scenario("lactate_mgdl"), days=5, seed=22, beds=60).day(4)
+    drop = [LABEL, LABEL_ARRIVAL]
+    reference.drop(columns=drop).to_parquet(tmp_path / "reference.parquet")
+    window.drop(columns=drop).to_csv(tmp_path / "day_0004.csv", index=False)
+
+
 def _run_dir(root: Path) -> Path:
     (run_dir,) = root.iterdir()
     return run_dir
@@ -49,11 +58,7 @@ def _run_dir(root: Path) -> Path:
 def test_monitoring_pipeline_records_the_alert_in_the_audit_log_and_the_siem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reference = simulate_hospital(get_scenario("no_drift"), days=3, seed=21, beds=60).frame
-    window = simulate_hospital(get_scenario("lactate_mgdl"), days=5, seed=22, beds=60).day(4)
-    drop = [LABEL, LABEL_ARRIVAL]
-    reference.drop(columns=drop).to_parquet(tmp_path / "reference.parquet")
-    window.drop(columns=drop).to_csv(tmp_path / "day_0004.csv", index=False)
+    _write_lactate_window(tmp_path)
     home = tmp_path / "home"
     siem = tmp_path / "siem.ocsf.jsonl"
     monkeypatch.setenv("SAMDOPS_SIEM", f"ocsf+file://{siem}")
@@ -460,11 +465,7 @@ def test_the_cli_and_the_pipeline_step_give_the_same_findings(
 
 def test_run_monitor_runs_the_pipeline_on_one_window(tmp_path: Path) -> None:
     """`samdops run monitor`: the same pipeline through kfp.local, from the command line."""
-    reference = simulate_hospital(get_scenario("no_drift"), days=3, seed=21, beds=60).frame
-    window = simulate_hospital(get_scenario("lactate_mgdl"), days=5, seed=22, beds=60).day(4)
-    drop = [LABEL, LABEL_ARRIVAL]
-    reference.drop(columns=drop).to_parquet(tmp_path / "reference.parquet")
-    window.drop(columns=drop).to_csv(tmp_path / "day_0004.csv", index=False)
+    _write_lactate_window(tmp_path)
     home = tmp_path / "home"
     done = samdops(
         home,
