@@ -118,11 +118,11 @@ def test_blunted_tachycardia_is_named_from_septic_stays() -> None:
     # Labels of post-onset hours arrive from day 4; the AUROC's CUSUM sees the first of them.
     assert [r.blamed for r in results] == [None] * 4 + ["AUROC"] * 2 + ["HR"] * 6
     hr = next(t for t in results[6].tests if t.name == "HR")
-    assert hr.test == "MannWhitneyU (rise into sepsis, per stay)" and hr.is_drift
+    assert hr.test == "MannWhitneyU (rise into SepsisLabel=1, per stay)" and hr.is_drift
     assert hr.p_value == pytest.approx(3.387e-4, rel=0.01)
     assert hr.finding == (
-        "HR in septic hours: median rise +1.33 per stay over its earlier hours (reference's "
-        "septic stays +24.6); the relation of the features to sepsis changed"
+        "HR in SepsisLabel=1 hours: median rise +1.33 per stay over its earlier hours "
+        "(reference's +24.6); the relation of the features to SepsisLabel changed"
     )
 
 
@@ -163,10 +163,10 @@ def test_a_blunted_rise_alarms_where_the_septic_level_would_not() -> None:
     assert result.is_drift and result.blamed == "HR"
     assert [t.name for t in result.tests] == ["AUROC", "label rate", "HR"]  # Age never rises
     hr = result.tests[2]
-    assert hr.test == "MannWhitneyU (rise into sepsis, per stay)" and hr.p_value < 1e-5
+    assert hr.test == "MannWhitneyU (rise into label=1, per stay)" and hr.p_value < 1e-5
     assert hr.finding == (
-        "HR in septic hours: median rise -0.022 per stay over its earlier hours (reference's "
-        "septic stays +21.9); the relation of the features to sepsis changed"
+        "HR in label=1 hours: median rise -0.022 per stay over its earlier hours (reference's "
+        "+21.9); the relation of the features to label changed"
     )
     # The septic stays' mean HR (what this test used to compare) looks the same.
     level = blunted[blunted["label"] == 1].groupby("stay")["HR"].mean()
@@ -193,11 +193,12 @@ def test_prevalence_change_raises_the_label_rate() -> None:
     assert [r.is_drift for r in results] == [False] * 6 + [True] * 6
     assert [r.blamed for r in results[6:]] == ["label rate"] * 6
     rate = results[6].tests[1]
-    assert (rate.name, rate.test) == ("label rate", "Poisson CUSUM (stays turned septic)")
+    assert (rate.name, rate.test) == ("label rate", "Poisson CUSUM (stays turned positive)")
     assert rate.statistic == pytest.approx(5.703, abs=0.001) and rate.p_value < 0.001
     assert rate.finding == (
-        "label rate: 23 stays turned septic against 231 new stays with labels over the last "
-        "4 window(s) (10.0%; the reference's 4.0% of stays): sepsis became more common"
+        "label rate: 23 stays turned SepsisLabel=1 against 231 new stays with labels over the "
+        "last 4 window(s) (10.0%; the reference's 4.0% of stays): SepsisLabel=1 became more "
+        "common"
     )
     assert all(
         abs(next(t for t in r.tests if t.name == "label rate").statistic) < 2.0 for r in results[:6]

@@ -52,12 +52,12 @@ def test_tripled_prevalence_is_named_as_the_label_rate() -> None:
     second = monitor.update(_stays(20_000, 60, 9))
     assert second.is_drift and second.blamed == "label rate"
     rate = _rate(second)
-    assert rate.test == "Poisson CUSUM (stays turned septic)" and rate.is_drift
+    assert rate.test == "Poisson CUSUM (stays turned positive)" and rate.is_drift
     assert rate.statistic == pytest.approx(2 * (9 * np.log(2) - 60 * 0.05735), abs=0.01)
     assert rate.p_value < 0.001
     assert rate.finding == (
-        "label rate: 18 stays turned septic against 120 new stays with labels over the last "
-        "2 window(s) (15.0%; the reference's 5.0% of stays): sepsis became more common"
+        "label rate: 18 stays turned label=1 against 120 new stays with labels over the last "
+        "2 window(s) (15.0%; the reference's 5.0% of stays): label=1 became more common"
     )
 
 
@@ -70,8 +70,8 @@ def test_fewer_septic_stays_alarm_too() -> None:
     assert results[-1].blamed == "label rate"
     assert rate.statistic == pytest.approx(2 * np.log(2) - 300 * 0.5 * 0.04355, abs=0.01)
     assert rate.finding == (
-        "label rate: 2 stays turned septic against 300 new stays with labels over the last "
-        "5 window(s) (0.7%; the reference's 5.0% of stays): sepsis became less common"
+        "label rate: 2 stays turned label=1 against 300 new stays with labels over the last "
+        "5 window(s) (0.7%; the reference's 5.0% of stays): label=1 became less common"
     )
 
 

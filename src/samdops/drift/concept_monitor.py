@@ -155,8 +155,9 @@ class _SepticShareCusum:
     """Two one-sided Poisson CUSUMs on the stays that turn septic among the stays whose labels
     arrive, against the reference's share of septic stays (the "label rate" test)."""
 
-    def __init__(self, ratio: float, h: float, margin: float, forget: int) -> None:
+    def __init__(self, ratio: float, h: float, margin: float, forget: int, label: str) -> None:
         self.ratio, self.h, self.margin, self.forget = ratio, h, margin, forget
+        self.label = label  # the label column, named in the finding
         self.reference = (0, 0)  # septic stays, stays
         self.bounds = (0.0, 0.0)  # the reference's share: lower, upper Wilson bound
         self.up = self.down = 0.0
@@ -207,14 +208,14 @@ class _SepticShareCusum:
         if is_drift:
             share = 100 * turned_run / max(new_run, 1)
             finding = (
-                f"label rate: {turned_run} stays turned septic against {new_run} new stays with "
-                f"labels over the last {windows} window(s) ({share:.1f}%; the reference's "
-                f"{100 * k / max(n, 1):.1f}% of stays): sepsis became "
+                f"label rate: {turned_run} stays turned {self.label}=1 against {new_run} new "
+                f"stays with labels over the last {windows} window(s) ({share:.1f}%; the "
+                f"reference's {100 * k / max(n, 1):.1f}% of stays): {self.label}=1 became "
                 f"{'more' if rising else 'less'} common"
             )
         return ConceptTest(
             "label rate",
-            "Poisson CUSUM (stays turned septic)",
+            "Poisson CUSUM (stays turned positive)",
             statistic,
             p_value,
             is_drift,
@@ -281,7 +282,9 @@ class ConceptMonitor:
         self.adwin_delta = adwin_delta
         self.rise_min_hours = rise_min_hours
         self._septic: deque[pd.DataFrame] = deque(maxlen=pool_days)  # per-stay sums, per window
-        self._rate = _SepticShareCusum(rate_ratio, rate_h, rate_margin, forget=pool_days)
+        self._rate = _SepticShareCusum(
+            rate_ratio, rate_h, rate_margin, forget=pool_days, label=label_column
+        )
         self._cusum = 0.0
         self._adwin: Any = None
         self._ref_rise: pd.DataFrame | None = None
@@ -333,11 +336,12 @@ class ConceptMonitor:
             if len(ref) >= _MIN_STAYS and len(cur) >= _MIN_STAYS:
                 result = stats.mannwhitneyu(ref, cur, alternative="two-sided")
                 finding = (
-                    f"{name} in septic hours: median rise {float(np.median(cur)):+.3g} per stay "
-                    f"over its earlier hours (reference's septic stays "
-                    f"{float(np.median(ref)):+.3g}); the relation of the features to sepsis changed"
+                    f"{name} in {self.label_column}=1 hours: median rise "
+                    f"{float(np.median(cur)):+.3g} per stay over its earlier hours (reference's "
+                    f"{float(np.median(ref)):+.3g}); the relation of the features to "
+                    f"{self.label_column} changed"
                 )
-                test = "MannWhitneyU (rise into sepsis, per stay)"
+                test = f"MannWhitneyU (rise into {self.label_column}=1, per stay)"
                 raw.append((name, test, float(result.statistic), float(result.pvalue), finding))
         flags = reject(np.array([r[3] for r in raw]), self.alpha, self.correction)
         tests = tuple(

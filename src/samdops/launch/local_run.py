@@ -206,7 +206,7 @@ def _executing(run: _Run, progress: Progress) -> Iterator[None]:
                 yield
     if run.error_file.exists():
         _raise_step_error(run.error_file)
-    if run.failed:
+    elif run.failed:
         raise errors.PipelineError(
             f"task {run.failed[0]} failed without a samdops error; its log is {run.log_path}"
         )
