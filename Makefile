@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.samdops-installed
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-.PHONY: venv run test unit integration cluster-test test-images lint compile bench lock clean sepsis-data
+.PHONY: venv run test unit integration hostile cluster-test test-images lint compile bench lock clean sepsis-data
 
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.samdops-installed
@@ -51,6 +51,10 @@ cluster-test: $(STAMP) test-images
 test-images: $(STAMP)
 	@images/install-tools.sh
 	@SAMDOPS_ALLOW_DIRTY=1 PY=$(PY) images/build.sh
+
+# The hostile and careless inputs of issue #16 alone (part of `make test`); prints their count.
+hostile: $(STAMP) $(TOOLS_STAMP)
+	$(PY) -m pytest -q -m hostile tests/unit tests/integration
 
 unit: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -q tests/unit

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from samdops import __version__
 from samdops.errors import SamdopsError
@@ -29,8 +30,15 @@ _COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (its own print the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="samdops",
         description="MLOps for clinical ML models shipped as Software as a Medical Device.",
     )
@@ -49,10 +57,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SamdopsError as exc:
         print(f"samdops: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine refused a file or a socket: no bug of samdops'
+        if isinstance(exc, BrokenPipeError):
+            return 141  # the reader of stdout went away (`| head`)
+        print(f"samdops: error: {_os_failure(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("samdops: interrupted", file=sys.stderr)
         return 130
     return status
+
+
+def _os_failure(exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    target = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+    return f"{exc.filename}{target}: {reason}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -312,40 +312,61 @@ def _parse(model: type[_M], data: Any, source: str) -> _M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        got = first.get("input")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        shown = _shown(first.get("input"))
         more = f"; and {exc.error_count() - 1} more problem(s)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}: {where}: {first['msg']}{shown}{more}") from None
 
 
-def _read_yaml(path: Path) -> Any:
+_SHOWN_MAX = 40  # longer strings may be secrets or file contents: described, never quoted
+
+
+def _shown(got: Any) -> str:
+    """`` (got VALUE)`` for a value that is short and safe to print, else what kind it is."""
+    if isinstance(got, dict | list) or got is None:
+        return ""
+    if isinstance(got, str) and (len(got) > _SHOWN_MAX or not got.isprintable()):
+        return f" (got a string of {len(got)} characters)"
+    return f" (got {got!r})"
+
+
+def _read_yaml(path: Path, what: str = "config") -> dict[str, Any]:
+    """A YAML file that holds a mapping, or a one-line :class:`ConfigError` that quotes none of
+    its content."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        raise ConfigError(f"{what} file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} file {path} is a directory; pass a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} file {path} is not UTF-8 text; pass a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} file {path}: {exc.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(f"{what} file {path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(f"{what} file {path} must hold a YAML mapping; it holds {kind}")
+    return data
 
 
 def load_contract(path: str | Path) -> DataContract:
     """Load and validate a data contract YAML file."""
-    return _parse(DataContract, _read_yaml(Path(path)), str(path))
+    return _parse(DataContract, _read_yaml(Path(path), "contract"), str(path))
 
 
 def load_config(path: str | Path) -> TrainingConfig:
     """Load a training config. ``contract`` and ``data.path`` are resolved relative to it."""
     source = Path(path)
-    raw = _read_yaml(source)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level")
-    raw = dict(raw)
+    raw = dict(_read_yaml(source))
     contract_ref = raw.get("contract")
     if isinstance(contract_ref, str):
-        raw["contract"] = _read_yaml(source.parent / contract_ref)
+        raw["contract"] = _read_yaml(source.parent / contract_ref, "contract")
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("path"), str):
         data_path = Path(data["path"])

@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from samdops.errors import ConfigError
+
 HOME_ENV = "SAMDOPS_HOME"
 STATE_ENV = "SAMDOPS_STATE"  # a directory or s3://BUCKET/PREFIX; default: the home
 DOCKER_HOST_ENV = "DOCKER_HOST"  # the Docker API the container runner talks to (podman's here)
@@ -30,6 +32,12 @@ S3_REGION_ENV = "SAMDOPS_S3_REGION"
 S3_RETENTION_DAYS_ENV = "SAMDOPS_S3_RETENTION_DAYS"
 S3_RETENTION_MODE_ENV = "SAMDOPS_S3_RETENTION_MODE"
 S3_SECRET_PATH_ENV = "SAMDOPS_S3_SECRET_PATH"
+MONITOR_MAX_ROWS_ENV = "SAMDOPS_MONITOR_MAX_ROWS"  # rows of one table the monitor reads
+SIMULATE_MAX_MB_ENV = "SAMDOPS_SIMULATE_MAX_MB"  # memory the hospital simulator may need
+AUDIT_WITNESS_ENV = "SAMDOPS_AUDIT_WITNESS"  # a directory or s3://BUCKET/PREFIX outside the state
+AUDIT_REQUIRE_ANCHOR_ENV = "SAMDOPS_AUDIT_REQUIRE_ANCHOR"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _get(name: str) -> str | None:
@@ -57,13 +65,22 @@ def state_location(override: str | Path | None = None, home: str | Path | None =
     directory (``home``, else :func:`samdops_home`).
 
     A directory (resolved to an absolute path) or ``s3://BUCKET/PREFIX``, returned as given.
+    A local path that is, or lies under, something other than a directory is refused.
     """
     value = str(override or "") or _get(STATE_ENV) or ""
     if value.startswith("s3://"):
         return value
     if value.startswith("file://"):
         value = value[len("file://") :]
-    return str(samdops_home(value or home or None))
+    directory = samdops_home(value or home or None)
+    blocked = next((p for p in (directory, *directory.parents) if os.path.lexists(p)), directory)
+    if not blocked.is_dir():
+        what = "is" if blocked == directory else f"lies under {blocked}, which is"
+        raise ConfigError(
+            f"the state location {directory} {what} not a directory; give a directory or "
+            f"s3://BUCKET/PREFIX with --state (or ${STATE_ENV})"
+        )
+    return str(directory)
 
 
 def docker_host() -> str | None:
@@ -74,6 +91,20 @@ def docker_host() -> str | None:
 def siem_destinations() -> list[str]:
     """The comma-separated SIEM destination URLs of ``$SAMDOPS_SIEM``."""
     return [url.strip() for url in (_get(SIEM_ENV) or "").split(",") if url.strip()]
+
+
+def audit_witness() -> str | None:
+    """``$SAMDOPS_AUDIT_WITNESS``: where each signed checkpoint is also written (an anchor)."""
+    value = (_get(AUDIT_WITNESS_ENV) or "").strip()
+    return value or None
+
+
+def audit_require_anchor() -> bool:
+    """``$SAMDOPS_AUDIT_REQUIRE_ANCHOR``: whether ``audit verify`` fails without an anchor."""
+    value = (_get(AUDIT_REQUIRE_ANCHOR_ENV) or "0").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"{AUDIT_REQUIRE_ANCHOR_ENV} must be 1 or 0 (true or false)")
+    return value in _TRUE
 
 
 def vault_address() -> str | None:
@@ -158,6 +189,26 @@ def s3_secret_path(default: str) -> str:
 def ca_bundle() -> str | None:
     """``$SSL_CERT_FILE``: the CA bundle for TLS to the object store."""
     return _get("SSL_CERT_FILE")
+
+
+def monitor_max_rows() -> int:
+    """The most rows of one table the monitor reads (``$SAMDOPS_MONITOR_MAX_ROWS``)."""
+    return _positive_int(MONITOR_MAX_ROWS_ENV, 5_000_000)
+
+
+def simulate_max_mb() -> int:
+    """The most memory, in MiB, a hospital simulation may need (``$SAMDOPS_SIMULATE_MAX_MB``)."""
+    return _positive_int(SIMULATE_MAX_MB_ENV, 2048)
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = _get(name)
+    if value is None:
+        return default
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigError(f"${name} must be a positive whole number; got {value[:20]!r}")
+    return int(text)
 
 
 @contextlib.contextmanager

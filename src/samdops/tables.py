@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         try:
             return pd.read_parquet(io.BytesIO(data))
         except Exception as exc:  # pyarrow raises many types for corrupt files
-            raise InputFormatError(f"{source} is not a readable Parquet file: {exc}") from None
+            raise InputFormatError(
+                f"{source} is not a readable Parquet file: {_brief(exc)}"
+            ) from None
     return _read_csv(source, data)
 
 
@@ -47,7 +50,15 @@ def _read_csv(source: Path, data: bytes) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputFormatError(f"{source} is not valid CSV: {exc}") from None
+        raise InputFormatError(f"{source} is not valid CSV: {_brief(exc)}") from None
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=None)), [])
+    except csv.Error as exc:
+        raise InputFormatError(f"{source} is not valid CSV: {_brief(exc)}") from None
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        names = ", ".join(repr(name[:40]) for name in twice)
+        raise InputFormatError(f"{source} names column(s) {names} more than once")
     if len(frame.columns) < 2:
         raise InputFormatError(
             f"{source} is not a comma-separated table: found 1 column named "
@@ -56,6 +67,11 @@ def _read_csv(source: Path, data: bytes) -> pd.DataFrame:
     if frame.empty:
         raise InputFormatError(f"{source} has a header but no data rows")
     return frame
+
+
+def _brief(exc: Exception) -> str:
+    """A parser's message on one line: pyarrow's and pandas' can span several."""
+    return " ".join(str(exc).split())
 
 
 def parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "retry",
                 "clock",
                 "jsonsafe",
+                "inputs",
                 "settings",
                 "_types",
                 "tables",

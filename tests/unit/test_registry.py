@@ -61,6 +61,10 @@ def test_lookup_errors_say_what_exists(home: Path) -> None:
         registry.get("other")
     with pytest.raises(RegistryError, match=r"^pima has no version 7; latest is pima@1$"):
         registry.get("pima@7")
+    with pytest.raises(
+        RegistryError, match=r"^'pima@' names no version; write pima@N, or pima for its latest$"
+    ):
+        registry.get("pima@")
     with pytest.raises(RegistryError, match="model name 'Bad Name' is invalid"):
         registry.register("Bad Name", {})
 

@@ -83,7 +83,7 @@ def test_a_user_change_that_lost_a_race_is_made_again_on_the_winner(tmp_path: Pa
         )
     assert sorted(u.id for u in users.users()) == ["admin", *(f"u{i}" for i in range(6))]
     snapshots = sorted((tmp_path / "identity" / "users").iterdir())
-    assert len(snapshots) == 1 + 6  # the bootstrap, then one per add (a sign-in changed nothing)
+    assert len(snapshots) == 1 + 6  # one folder of records per user: the admin and the six added
 
 
 def test_failed_attempts_are_kept_though_the_attempt_raises(tmp_path: Path) -> None:

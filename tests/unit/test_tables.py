@@ -40,3 +40,13 @@ def test_corrupt_parquet_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"PAR1" + b"\x00garbage" * 10)
     with pytest.raises(InputFormatError, match="is not a readable Parquet file"):
         read_table(path)
+
+
+def test_a_column_named_twice_is_refused_by_its_own_name(tmp_path: Path) -> None:
+    # pandas would rename the second to 'Glucose.1', a name that is not in the file
+    path = tmp_path / "export.csv"
+    path.write_text("Pregnancies,Glucose,Glucose,Age\n1,85,85,31\n")
+    with pytest.raises(
+        InputFormatError, match=rf"^{path} names column\(s\) 'Glucose' more than once$"
+    ):
+        read_table(path)

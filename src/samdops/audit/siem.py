@@ -14,7 +14,8 @@ Formats:
 
 A sink is any :class:`EventSink`. The audit log calls sinks only *after* the entry is durable; a
 sink error never undoes or loses the entry: the log reports it (see ``AuditLog.sink_failures``)
-and ``AuditLog.replay`` can resend.
+and ``AuditLog.replay`` can resend. :meth:`OcsfFileSink.checkpoints` reads the checkpoints back,
+so that an OCSF file anchors the log (:mod:`samdops.audit.anchor`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from samdops import __version__
 from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.entry import AuditRecord
 from samdops.audit.event import Action, Outcome
-from samdops.errors import ConfigError
+from samdops.errors import AuditError, CheckpointInvalid, ConfigError
 
 FACILITY_LOG_AUDIT = 13
+_CHECKPOINT_OP = b"checkpoint"  # cheap filter before parsing a line
 _HIGH = frozenset((Action.PURGE_ATTEMPT, Action.SIGNING_FAILURE))
 _OCSF_ACTIVITY = {
     Action.CREATE: (1, "Create"),
@@ -315,6 +317,29 @@ class OcsfFileSink:
             }
         )
 
+    def checkpoints(self) -> list[Checkpoint]:
+        """The checkpoints written to the file, read back so that it anchors the log (none while
+        the file does not exist). Lines that are not a checkpoint event are skipped."""
+        found = []
+        try:
+            with self.path.open("rb") as lines:
+                for number, line in enumerate(lines, 1):
+                    note = _checkpoint_note(line) if _CHECKPOINT_OP in line else None
+                    if note is None:
+                        continue
+                    try:
+                        found.append(Checkpoint.from_note(note))
+                    except CheckpointInvalid as exc:
+                        raise CheckpointInvalid(
+                            f"line {number} of the SIEM file {self.path} holds a malformed "
+                            f"checkpoint: {exc}"
+                        ) from None
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise AuditError(f"cannot read the SIEM file {self.path}: {exc.strerror}") from None
+        return found
+
     def _write(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, sort_keys=True, separators=(",", ":")).encode() + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,6 +348,20 @@ class OcsfFileSink:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+def _checkpoint_note(line: bytes) -> str | None:
+    """The note of an OCSF checkpoint event line; ``None`` for any other line (or a partial one)."""
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("api"), dict):
+        return None
+    unmapped = event.get("unmapped")
+    note = unmapped.get("checkpoint") if isinstance(unmapped, dict) else None
+    operation = event["api"].get("operation")
+    return note if operation == "checkpoint" and isinstance(note, str) else None
 
 
 def sink_from_url(url: str) -> EventSink:

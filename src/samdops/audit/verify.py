@@ -13,7 +13,10 @@ Steps (each either passes or raises, naming the first entry that fails):
 3. check the chain: each entry's ``prev`` is the leaf hash of the one before;
 4. check every checkpoint's origin and signature with the trusted key (before trusting a root);
 5. recompute the Merkle root at the latest checkpoint's size and compare (truncation shows here);
-6. check every earlier checkpoint against the latest with an RFC 9162 consistency proof.
+6. check every earlier checkpoint against the latest with an RFC 9162 consistency proof;
+7. check every checkpoint each anchor holds outside the state (:mod:`.anchor`): signed by the
+   trusted key, no larger than the log (else its head was deleted: a rollback), and with the root
+   the log hashes to at its size (else the log was rewritten and re-signed).
 """
 
 from __future__ import annotations
@@ -24,8 +27,32 @@ from dataclasses import dataclass
 from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.entry import GENESIS, decode_entry
 from samdops.audit.merkle import MerkleTree, verify_consistency
+from samdops.audit.signer import key_id_for
 from samdops.audit.store import EntryStore
 from samdops.errors import AuditVerificationError, CheckpointInvalid, VerificationError
+
+
+@dataclass(frozen=True)
+class AnchorCopy:
+    """The checkpoints one anchor outside the state holds (read by :mod:`.anchor`).
+
+    ``shared``: a stream that may also carry other logs' checkpoints (a SIEM); those, of another
+    origin or key, are skipped instead of refused.
+    """
+
+    anchor: str
+    checkpoints: tuple[Checkpoint, ...]
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class AnchorMatch:
+    """An anchor whose checkpoints all agree with the log; ``size`` is the latest (``None``:
+    it holds none of this log yet)."""
+
+    anchor: str
+    size: int | None
+    checked: int
 
 
 @dataclass(frozen=True)
@@ -35,6 +62,7 @@ class VerifiedLog:
     size: int
     checkpoint: Checkpoint | None
     checkpoints_checked: int
+    anchors: tuple[AnchorMatch, ...] = ()
 
     @property
     def unanchored(self) -> int:
@@ -95,17 +123,34 @@ def verify_log(
     trusted: Sequence[Checkpoint] = (),
     require_checkpoint: bool = True,
     origin: str | None = None,
+    anchors: Sequence[AnchorCopy] = (),
 ) -> VerifiedLog:
-    """Verify every entry, the chain, and every checkpoint (stored and ``trusted``).
+    """Verify every entry, the chain, and every checkpoint (stored, ``trusted`` and anchored).
 
     With ``origin``, every checkpoint must name that log (a checkpoint of another log signed by
     the same key proves nothing about this one).
 
     ``trusted`` are checkpoints anchored elsewhere (SIEM, WORM storage, an earlier export): they
-    catch a history that was rewritten and re-checkpointed inside the platform.
+    catch a history that was rewritten and re-checkpointed inside the platform. ``anchors`` are
+    the same, each named in the error when it disagrees with the log (step 7).
     """
     # 1-3. Entries, leaf hashes and the chain.
     tree = build_tree(store)
+    verified = _verify_checkpoints(tree, store, public_key_pem, trusted, require_checkpoint, origin)
+    # 7. Every anchor outside the state must agree with the log.
+    matches = tuple(compare_anchor(tree, copy, public_key_pem, origin) for copy in anchors)
+    return VerifiedLog(verified.size, verified.checkpoint, verified.checkpoints_checked, matches)
+
+
+def _verify_checkpoints(
+    tree: MerkleTree,
+    store: EntryStore,
+    public_key_pem: bytes,
+    trusted: Sequence[Checkpoint],
+    require_checkpoint: bool,
+    origin: str | None,
+) -> VerifiedLog:
+    """Steps 4-6 over the stored and ``trusted`` checkpoints."""
     size = len(tree)
     checkpoints = sorted([*load_checkpoints(store), *trusted], key=lambda c: c.size)
     if not checkpoints:
@@ -152,6 +197,59 @@ def verify_log(
                 f"at size {latest.size} ({exc}): the log was forked or rewritten"
             ) from None
     return VerifiedLog(size, latest, len(checkpoints))
+
+
+def compare_anchor(
+    tree: MerkleTree, copy: AnchorCopy, public_key_pem: bytes, origin: str | None = None
+) -> AnchorMatch:
+    """Step 7 for one anchor: return how it matches the log, or raise naming the anchor."""
+    key_id = key_id_for(public_key_pem)
+    own = []
+    for checkpoint in copy.checkpoints:
+        foreign = (origin is not None and checkpoint.origin != origin) or (
+            checkpoint.key_id != key_id
+        )
+        if copy.shared and foreign:
+            continue  # another log's checkpoint in a shared stream
+        if origin is not None and checkpoint.origin != origin:
+            raise CheckpointInvalid(
+                f"the {copy.anchor} holds a checkpoint at size {checkpoint.size} for log "
+                f"{checkpoint.origin!r}, not {origin!r}; give each log its own anchor"
+            )
+        try:
+            checkpoint.verify(public_key_pem)
+        except CheckpointInvalid as exc:
+            raise CheckpointInvalid(f"{exc} (held by the {copy.anchor})") from None
+        own.append(checkpoint)
+    if not own:
+        return AnchorMatch(copy.anchor, None, 0)
+    own.sort(key=lambda c: c.size)
+    size, latest = len(tree), own[-1]
+    if latest.size > size:
+        raise AuditVerificationError(
+            f"the log has {size} entries but the {copy.anchor} holds its checkpoint at size "
+            f"{latest.size}, root sha256:{latest.root.hex()}: "
+            f"{_span(size, latest.size)} deleted (a rollback)",
+            index=size,
+        )
+    lower = 0  # every anchored checkpoint up to here agrees with the log
+    for checkpoint in own:
+        root = tree.root(checkpoint.size)
+        if root != checkpoint.root:
+            raise CheckpointInvalid(
+                f"the {copy.anchor} holds the checkpoint at size {checkpoint.size}, root "
+                f"sha256:{checkpoint.root.hex()}, but entries 0 to {checkpoint.size - 1} hash "
+                f"to sha256:{root.hex()}: an entry from {lower} to {checkpoint.size - 1} was "
+                "rewritten and the log re-signed",
+                index=lower,
+            )
+        lower = checkpoint.size
+    return AnchorMatch(copy.anchor, latest.size, len(own))
+
+
+def _span(start: int, stop: int) -> str:
+    """``entry 3 was`` or ``entries 3 to 5 were``."""
+    return f"entry {start} was" if stop - start == 1 else f"entries {start} to {stop - 1} were"
 
 
 def _matches(tree: MerkleTree, checkpoints: Sequence[Checkpoint], size: int) -> bool:

@@ -21,7 +21,7 @@ def add_password_args(parser: argparse.ArgumentParser) -> None:
 def read_password(args: argparse.Namespace, prompt: str = "password: ") -> str:
     """The password, never taken from a command-line flag (it would show in `ps`)."""
     if args.password_stdin:
-        line = sys.stdin.readline().rstrip("\n")
+        line = sys.stdin.readline().rstrip("\r\n")  # a file saved on Windows ends in CRLF
     elif sys.stdin.isatty():
         line = getpass.getpass(prompt)
     else:

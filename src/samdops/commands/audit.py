@@ -7,16 +7,25 @@ import sys
 from pathlib import Path
 
 from samdops import settings
+from samdops.audit.anchor import (
+    NO_ANCHOR,
+    Anchors,
+    configured_anchors,
+    describe,
+    read_anchors,
+)
 from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.export import export_log, verify_export
 from samdops.audit.log import AuditLog
 from samdops.audit.signer import DEFAULT_KEY_NAME, LocalEd25519Signer
 from samdops.audit.store import state_entry_store
+from samdops.audit.verify import VerifiedLog, verify_log
 from samdops.commands._state import add_state_argument
-from samdops.errors import AuditVerificationError, ConfigError
+from samdops.errors import AuditError, AuditVerificationError, ConfigError, SamdopsError
 from samdops.governance.keys import platform_signer
+from samdops.governance.service import sinks_from_env
 from samdops.settings import samdops_home
-from samdops.store.state import open_state
+from samdops.store.state import StateLocation, open_state
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.add_argument(
         "--export", type=Path, metavar="DIR", help="verify an export directory instead"
+    )
+    verify.add_argument(
+        "--require-anchor",
+        action="store_true",
+        help="fail when no anchor outside the state holds the log's checkpoints "
+        f"(default: ${settings.AUDIT_REQUIRE_ANCHOR_ENV})",
     )
     verify.set_defaults(func=_verify)
 
@@ -82,13 +97,17 @@ def _default_key(args: argparse.Namespace) -> Path:
     return (directory or samdops_home()) / "keys" / DEFAULT_KEY_NAME
 
 
-def _open_log(args: argparse.Namespace, signer: LocalEd25519Signer | None = None) -> AuditLog:
+def _open_log(
+    args: argparse.Namespace,
+    signer: LocalEd25519Signer | None = None,
+    state: StateLocation | None = None,
+) -> AuditLog:
     """The log in ``--log DIR``, else under ``audit/`` of the state location (directory or S3)."""
     if args.log is not None:
         if not args.log.is_dir():
             raise ConfigError(f"no audit log at {args.log}; pass --log DIR or --state LOC")
         return AuditLog.open(args.log, signer=signer)
-    state = open_state(args.state or None)
+    state = state or open_state(args.state or None)
     if state.directory is not None and not (state.directory / "audit").is_dir():
         raise ConfigError(
             f"no audit log at {state.directory / 'audit'}; pass --log DIR or --state LOC, "
@@ -132,7 +151,8 @@ def _verify(args: argparse.Namespace) -> int:
             f"sha256:{result.checkpoint.root.hex()}"
         )
         return 0
-    log = _open_log(args)
+    state = None if args.log else open_state(args.state or None)
+    log = _open_log(args, state=state)
     pem = _public_key(args) if args.log or not settings.vault_address() else _vault_key()
     rewritten: list[str] = getattr(log.store, "rewritten", list)()
     if rewritten:
@@ -151,7 +171,11 @@ def _verify(args: argparse.Namespace) -> int:
         )
         return 0
     trusted = [_read_checkpoint(args.checkpoint)] if args.checkpoint else []
-    verified = log.verify(pem, trusted=trusted)
+    require = args.require_anchor or settings.audit_require_anchor()
+    anchors = configured_anchors(state)
+    copies = read_anchors(anchors.readable)
+    verified = verify_log(log.store, pem, trusted=trusted, origin=log.origin, anchors=copies)
+    _check_anchored(verified, anchors, require)
     cp = verified.checkpoint
     anchor = f"checkpoint at size {cp.size}, root sha256:{cp.root.hex()}" if cp else "no entries"
     print(
@@ -159,7 +183,28 @@ def _verify(args: argparse.Namespace) -> int:
         f"{verified.checkpoints_checked} checkpoints checked, "
         f"{verified.unanchored} entries after the latest checkpoint"
     )
+    for match in verified.anchors:
+        print(f"anchor {match.anchor}: {describe(match.size, verified.size)}")
     return 0
+
+
+def _check_anchored(verified: VerifiedLog, anchors: Anchors, require: bool) -> None:
+    """Say (or, with ``require``, fail) when no anchor can catch a rollback of this log."""
+    if not anchors.readable:
+        write_only = (
+            f" ({', '.join(anchors.write_only)} is write-only)" if anchors.write_only else ""
+        )
+        problem, fix = f"no anchor outside the state is configured{write_only}", NO_ANCHOR
+    elif verified.size and all(m.size is None for m in verified.anchors):
+        problem = "no anchor holds a checkpoint of this log yet"
+        fix = "run `samdops audit checkpoint` to anchor the log as it is now"
+    else:
+        return
+    if require:
+        raise AuditVerificationError(
+            f"{problem}, so a rollback of the audit log cannot be detected; {fix}"
+        )
+    print(f"warning: {problem}; a rollback cannot be detected ({fix})", file=sys.stderr)
 
 
 def _vault_key() -> bytes:
@@ -187,6 +232,16 @@ def _export(args: argparse.Namespace) -> int:
 def _checkpoint(args: argparse.Namespace) -> int:
     log, _ = _signed_log(args)
     checkpoint = log.checkpoint()
+    # Sent here, not by the log: the log sends only a checkpoint it just created, and this one
+    # may exist already, e.g. from before the witness was configured.
+    for sink in sinks_from_env():
+        try:
+            sink.emit_checkpoint(checkpoint)
+        except (OSError, SamdopsError) as exc:
+            raise AuditError(
+                f"the checkpoint at size {checkpoint.size} is stored, but {sink!r} did not "
+                f"take it: {exc}"
+            ) from None
     print(checkpoint.to_note(), end="")
     return 0
 

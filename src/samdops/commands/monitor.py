@@ -54,7 +54,14 @@ def register(subparsers: Any) -> None:
         help="comma-separated; NAME=COL1+COL2 tests one-hot columns as one variable "
         "(e.g. Gender,Unit=Unit1+Unit2)",
     )
-    monitor.add_argument("--alpha", type=float, default=0.01)
+    monitor.add_argument(
+        "--contract",
+        default="",
+        metavar="FILE",
+        help="data contract YAML: values outside its ranges are findings (with --model, the "
+        "model's contract is used unless this is given)",
+    )
+    monitor.add_argument("--alpha", type=_probability, default=0.01)
     monitor.add_argument("--correction", choices=["bonferroni", "fdr"], default="bonferroni")
     monitor.add_argument(
         "--backend",
@@ -62,10 +69,21 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="drift tests: scipy (default) or alibi-detect's KSDrift and ClassifierDrift",
     )
-    monitor.add_argument("--baseline-auroc", type=float, default=0.8)
-    monitor.add_argument("--threshold", type=float, default=0.5)
+    monitor.add_argument("--baseline-auroc", type=_probability, default=0.8)
+    monitor.add_argument("--threshold", type=_probability, default=0.5)
     monitor.add_argument("--json", action="store_true", help="print the JSON report")
     monitor.set_defaults(func=_monitor)
+
+
+def _probability(text: str) -> float:
+    """A number from 0 to 1 (argparse's ``float`` takes ``nan`` and ``inf``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # False for NaN too
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1; got {text[:20]!r}")
+    return value
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -91,7 +109,7 @@ def _monitor(args: argparse.Namespace) -> int:
         print(findings_json(report), end="")
         return 0
     data = report["data_drift"]
-    print(f"data drift: {'DRIFT' if data['is_drift'] else 'no drift'}")
+    print(f"data drift: {data['status']}")
     for finding in data["findings"]:
         print(f"  {finding}")
     if data["untested_columns"]:

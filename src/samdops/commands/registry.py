@@ -8,6 +8,7 @@ from typing import Any
 
 from samdops.commands._state import add_state_argument
 from samdops.governance.service import GovernedRegistry
+from samdops.governance.text import escaped
 
 
 def register(subparsers: Any) -> None:
@@ -33,8 +34,9 @@ def list_models(args: argparse.Namespace) -> int:
         auroc = m.record.document.get("metrics", {}).get("auroc", {}).get("point")
         shown = "     -" if auroc is None else f"{auroc:.3f}"
         print(
-            f"{m.record.id:<28} {m.state.value:<10} {m.record.document['registered_at']}  "
-            f"AUROC {shown}  {m.record.model_sha256}"
+            f"{escaped(m.record.id):<28} {m.state.value:<10} "
+            f"{escaped(str(m.record.document['registered_at']))}  "
+            f"AUROC {shown}  {escaped(m.record.model_sha256)}"
         )
         for signature in m.history.signatures:
             print(f"    signed: {signature.display()}")

@@ -12,7 +12,7 @@ def register(subparsers: Any) -> None:
     reproduce = subparsers.add_parser(
         "reproduce", help="re-run training from a model package and compare the model digest"
     )
-    reproduce.add_argument("package", type=Path, help="the package directory")
+    reproduce.add_argument("package", type=Path, help="the package directory or its .tar archive")
     env = reproduce.add_mutually_exclusive_group()
     env.add_argument(
         "--check-env",

@@ -86,7 +86,8 @@ def run_monitor(args: argparse.Namespace) -> int:
     findings = result.findings
     data = findings["data_drift"]
     print()
-    print(f"window {findings['window']}: {'DRIFT' if data['is_drift'] else 'no data drift'}")
+    status = data.get("status") or ("DRIFT" if data["is_drift"] else "no drift")
+    print(f"window {findings['window']}: data drift: {status}")
     for finding in data["findings"]:
         print(f"  {finding}")
     concept = findings.get("concept_drift") or {}

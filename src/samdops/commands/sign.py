@@ -10,6 +10,7 @@ from samdops.commands._state import add_state_argument
 from samdops.governance.lifecycle import State
 from samdops.governance.service import GovernedModel, GovernedRegistry
 from samdops.governance.signatures import Meaning
+from samdops.governance.text import escaped
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
 
 def print_model(model: GovernedModel) -> None:
     data = model.as_dict()
-    print(f"{data['id']}  state {data['state']}  model {data['model_sha256']}")
+    print(f"{escaped(data['id'])}  state {data['state']}  model {escaped(data['model_sha256'])}")
     for signature in data["signatures"]:
         print(f"  signed: {signature['display']}")
 

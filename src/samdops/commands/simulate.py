@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
+from samdops.errors import ConfigError
 from samdops.hospital.scenarios import SCENARIOS, get_scenario
 
 
@@ -22,7 +24,9 @@ def register(subparsers: Any) -> None:
     hospital.add_argument("--seed", type=int, required=True)
     hospital.add_argument("--beds", type=int, default=50)
     hospital.add_argument("--onset-day", type=float, help="override the scenario's onset day")
-    hospital.add_argument("--out", type=Path, required=True, metavar="DIR")
+    hospital.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="directory to write (created)"
+    )
     hospital.set_defaults(func=_hospital)
 
 
@@ -31,11 +35,29 @@ def _hospital(args: argparse.Namespace) -> int:
     from samdops.hospital.writer import write_daily
 
     scenario = get_scenario(args.scenario)
+    _check_out(args.out)
     if args.onset_day is not None:
         from dataclasses import replace
 
+        if not 0 <= args.onset_day < args.days:  # False for NaN too
+            raise ConfigError(
+                f"--onset-day {args.onset_day:g} is not within the {args.days} simulated days; "
+                f"give an onset day from 0 to below {args.days}"
+            )
         scenario = replace(scenario, onset_day=args.onset_day)
     data = simulate_hospital(scenario, days=args.days, seed=args.seed, beds=args.beds)
     written = write_daily(data, args.out)
     print(f"wrote {len(written)} files for scenario {scenario.name} to {args.out}")
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """``out`` is a directory, or can be created as one (nothing on its path is a file)."""
+    for path in (out, *out.parents):
+        if path.is_dir():
+            return
+        if os.path.lexists(path):
+            where = "" if path == out else f" ({path} is in the way)"
+            raise ConfigError(
+                f"--out {out} must be a directory to write into{where}; give a directory"
+            )

@@ -1,4 +1,4 @@
-"""``samdops users``: the embedded user directory (ids are never reused)."""
+"""``samdops users``: the embedded user directory (ids are never reused; every change audited)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from samdops.commands._auth import add_password_args, read_password
 from samdops.commands._state import add_state_argument
-from samdops.governance.identity import UserDirectory, UserKind
+from samdops.governance.identity import UserDirectory, UserKind, check_new_user, check_user_id
 from samdops.governance.roles import Role
+from samdops.governance.text import escaped
 
 
 def register(subparsers: Any) -> None:
@@ -35,21 +36,33 @@ def register(subparsers: Any) -> None:
     passwd.add_argument("--password-stdin", action="store_true")
     passwd.set_defaults(func=change_password)
 
+    reset = commands.add_parser(
+        "reset",
+        help="set a temporary password and unlock (yours, then the temporary one, on stdin)",
+        description="Set a temporary password for user ID and clear its failed attempts. It only "
+        "serves to choose a new one (`samdops users passwd`): nobody signs with it.",
+    )
+    reset.add_argument("id")
+    add_password_args(reset)
+    reset.set_defaults(func=reset_password)
+
     listing = commands.add_parser("list", help="list users and their roles")
     listing.set_defaults(func=list_users)
-    for parser in (boot, add, passwd, listing):
+    for parser in (boot, add, passwd, reset, listing):
         add_state_argument(parser)
 
 
 def bootstrap(args: argparse.Namespace) -> int:
+    check_new_user(args.id, args.name)
     user = UserDirectory(args.state or None).bootstrap_admin(
         args.id, args.name, read_password(args)
     )
-    print(f"created user administrator {user.id} ({user.name})")
+    print(f"created user administrator {user.id} ({escaped(user.name)})")
     return 0
 
 
 def add_user(args: argparse.Namespace) -> int:
+    check_new_user(args.id, args.name)  # before any password is read
     directory = UserDirectory(args.state or None)
     admin = directory.authenticate(args.user, read_password(args, "your password: "))
     temporary = read_password(args, "temporary password for the new user: ")
@@ -63,7 +76,7 @@ def add_user(args: argparse.Namespace) -> int:
         temporary_password=temporary,
     )
     print(
-        f"added {user.id} ({user.name}), roles {', '.join(sorted(user.roles))}; "
+        f"added {user.id} ({escaped(user.name)}), roles {', '.join(sorted(user.roles))}; "
         "the password is temporary until the user changes it"
     )
     return 0
@@ -74,6 +87,19 @@ def change_password(args: argparse.Namespace) -> int:
     new = read_password(args, "new password: ")
     UserDirectory(args.state or None).change_password(args.user, old, new)
     print(f"password changed for {args.user}", file=sys.stderr)
+    return 0
+
+
+def reset_password(args: argparse.Namespace) -> int:
+    check_user_id(args.id)
+    directory = UserDirectory(args.state or None)
+    admin = directory.authenticate(args.user, read_password(args, "your password: "))
+    temporary = read_password(args, f"temporary password for {args.id}: ")
+    directory.reset_password(admin, args.id, temporary)
+    print(
+        f"temporary password set for {args.id}; it only serves to choose a new one with "
+        f"`samdops users passwd --user {args.id}`"
+    )
     return 0
 
 
@@ -89,7 +115,7 @@ def list_users(args: argparse.Namespace) -> int:
             if on
         ]
         print(
-            f"{user.id:<20} {user.name:<24} {user.kind:<8} {','.join(sorted(user.roles))}"
+            f"{user.id:<20} {escaped(user.name):<24} {user.kind:<8} {','.join(sorted(user.roles))}"
             f"  {' '.join(flags)}"
         )
     return 0

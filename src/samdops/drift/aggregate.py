@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
 
-def stay_summary(frame: pd.DataFrame, id_column: str, features: Sequence[str]) -> pd.DataFrame:
-    """One row per stay: the mean of each feature over the stay's measured hours (NaN if none)."""
-    return frame.groupby(id_column, sort=True)[list(features)].mean()
+def stay_summary(
+    frame: pd.DataFrame,
+    id_column: str,
+    features: Sequence[str],
+    categorical: Collection[str] = (),
+) -> pd.DataFrame:
+    """One row per stay: the mean of each feature over the stay's measured hours (NaN if none);
+    of a ``categorical`` feature, its most frequent value (the smallest on a tie)."""
+    numeric = [f for f in features if f not in categorical]
+    summary = frame.groupby(id_column, sort=True)[numeric].mean()
+    stays = summary.index
+    for name in (f for f in features if f in categorical):
+        summary[name] = _most_frequent(frame, id_column, name).reindex(stays)
+    return summary[list(features)]
+
+
+def _most_frequent(frame: pd.DataFrame, id_column: str, name: str) -> pd.Series:
+    counts = frame.groupby([id_column, name], sort=True).size().rename("n").reset_index()
+    top = counts.sort_values([id_column, "n"], ascending=[True, False], kind="stable")
+    return top.drop_duplicates(id_column).set_index(id_column)[name]
 
 
 def stay_missing_rate(frame: pd.DataFrame, id_column: str, features: Sequence[str]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, cast
 from samdops.drift.result import DataDriftResult
 
 Severity = Literal["info", "warning", "critical"]
+NEW_CATEGORY = "new category"  # the test name of a category the reference never had
 NOT_REQUESTED = "not requested"
 
 
@@ -67,14 +68,21 @@ class JsonlAlertSink:
 
 
 def data_drift_alert(result: DataDriftResult, window: str, model: str = "") -> Alert | None:
-    """One alert for a drifted window: critical for scale errors or missing sensors."""
+    """One alert for a drifted window: critical for scale errors, missing sensors and values
+    that are not finite or outside the data contract's range."""
     drifted = result.drifted
     if not drifted:
         return None
-    evidence = tuple(f"{t.finding or t.name} ({t.test}, p={t.p_value:.2g})" for t in drifted)
+    evidence = tuple(
+        t.finding or t.name
+        if t.kind == "quality"
+        else f"{t.finding or t.name} ({t.test}, p={t.p_value:.2g})"
+        for t in drifted
+    )
     critical = (
         any(t.finding and ("x larger" in t.finding or "x smaller" in t.finding) for t in drifted)
         or drifted[0].kind == "missingness"
+        or any(t.kind == "quality" and t.test != NEW_CATEGORY for t in drifted)
     )
     return Alert(
         severity="critical" if critical else "warning",

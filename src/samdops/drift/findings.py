@@ -48,9 +48,39 @@ def category_finding(name: str, reference: Array, current: Array) -> str:
     values = sorted(set(np.unique(reference).tolist()) | set(np.unique(current).tolist()))
     parts = [
         f"{_label(v)}: {100 * np.mean(reference == v):.0f}% -> {100 * np.mean(current == v):.0f}%"
-        for v in values
+        for v in values[:_MAX_LISTED]
     ]
-    return f"{name} category shares changed ({', '.join(parts)})"
+    more = f", and {len(values) - _MAX_LISTED} more" if len(values) > _MAX_LISTED else ""
+    return f"{name} category shares changed ({', '.join(parts)}{more})"
+
+
+def new_category_finding(
+    name: str, new: list[object], n_units: int, n_total: int, unit: str
+) -> str:
+    """'Unit: 12 of 40 stays in categories the reference never had (CCU)'."""
+    listed = ", ".join(_label(v) for v in new[:_MAX_LISTED])
+    more = f" and {len(new) - _MAX_LISTED} more" if len(new) > _MAX_LISTED else ""
+    return (
+        f"{name}: {n_units} of {n_total} {unit}s in categories the reference never had "
+        f"({listed}{more})"
+    )
+
+
+def non_finite_finding(name: str, n_rows: int, n_total: int) -> str:
+    return (
+        f"{name}: {n_rows} of {n_total} rows are not finite (inf or -inf); a sensor or export "
+        "fault, not a measurement"
+    )
+
+
+def out_of_range_finding(
+    name: str, n_rows: int, n_total: int, low: float | None, high: float | None, extreme: float
+) -> str:
+    bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+    return (
+        f"{name}: {n_rows} of {n_total} rows outside the data contract's range {bounds} "
+        f"(most extreme {extreme:.3g}; unit or export error?)"
+    )
 
 
 def alert_share_finding(what: str, reference_share: float, current_share: float) -> str:
@@ -60,5 +90,12 @@ def alert_share_finding(what: str, reference_share: float, current_share: float)
     )
 
 
+_MAX_LISTED = 10
+
+
 def _label(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A category as a report shows it: short, printable (a name from a file is not trusted)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value)
+    return text if text.isprintable() and len(text) <= 40 else repr(text[:40])

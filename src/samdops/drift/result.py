@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from samdops.jsonsafe import json_safe
 
-TestKind = Literal["value", "missingness", "score", "multivariate"]
+# "quality": a finding about the data itself (values that are not finite or outside the data
+# contract's range, categories the reference never had), certain rather than tested.
+TestKind = Literal["value", "missingness", "score", "multivariate", "quality"]
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,37 @@ class DataDriftResult:
     n_reference: int
     n_current: int
     unit: str  # what one sample is: "row", "stay" (per-stay summary) or "sampled row per stay"
+    tested: bool = True  # False: too few units in the window (or the reference) to test
+    min_units: int = 5
+
+    @property
+    def status(self) -> str:
+        """``DRIFT``, ``no drift``, or why the window was not tested (never "no drift" then)."""
+        untested = ""
+        if not self.tested:
+            side, n = (
+                ("the reference has ", self.n_reference)
+                if self.n_reference < self.min_units
+                else ("", self.n_current)
+            )
+            noun = "row" if self.unit == "row" else "stay"
+            untested = (
+                f"not tested: {side}only {n} {noun}{'' if n == 1 else 's'} "
+                f"(at least {self.min_units} needed)"
+            )
+        if self.is_drift:
+            return f"DRIFT ({untested})" if untested else "DRIFT"
+        return untested or "no drift"
 
     @property
     def drifted(self) -> tuple[FeatureDrift, ...]:
-        """Drifted tests, most significant first; the multivariate test, which names no
-        feature, after the tests that do."""
+        """Drifted tests, most significant first; then the certain data-quality findings; the
+        multivariate test, which names no feature, last."""
+        last = {"quality": 1, "multivariate": 2}
         return tuple(
             sorted(
                 (t for t in self.tests if t.is_drift),
-                key=lambda t: (t.kind == "multivariate", t.p_value),
+                key=lambda t: (last.get(t.kind, 0), t.p_value),
             )
         )
 
@@ -76,6 +100,8 @@ class DataDriftResult:
         }
         return {
             "is_drift": self.is_drift,
+            "status": self.status,
+            "tested": self.tested,
             "alpha": self.alpha,
             "correction": self.correction,
             "unit": self.unit,
@@ -87,6 +113,7 @@ class DataDriftResult:
             "new_admissions": admissions,
             "missingness": {t.name: t.as_dict() for t in self.tests if t.kind == "missingness"},
             "score": next((t.as_dict() for t in self.tests if t.kind == "score"), None),
+            "quality": [t.as_dict() | {"name": t.name} for t in self.tests if t.kind == "quality"],
             "multivariate": next(
                 (t.as_dict() for t in self.tests if t.kind == "multivariate"), None
             ),

@@ -5,7 +5,9 @@ the values, Chi-square on each group of one-hot columns as one variable (a categ
 reference never had, such as a new unit, is its own category), Mann-Whitney U on the per-stay
 missing rate, KS on the per-stay maximum model score and Fisher's exact test on the share of
 stays alerted, and a multivariate domain-classifier test (on by default); then corrects all
-p-values for the number of tests.
+p-values for the number of tests. A window with fewer than five units is not tested.
+Certain findings need no test and no correction: values that are not finite or outside the data
+contract's ``ranges``, and categories (numbers or strings) the reference never had.
 With an ``admission_column``, the stays admitted within the window are tested again on their own,
 since the stays already there dilute a change in who is admitted; their continuous features with
 Mann-Whitney U by default, as such a change is mostly a shift (older, sicker admissions).
@@ -16,6 +18,7 @@ stay), never an hour, because the hours of one stay are strongly correlated.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol, Self
 
 import numpy as np
@@ -24,18 +27,32 @@ from scipy import stats
 
 from samdops._types import Array
 from samdops.drift.aggregate import sample_one_row_per_stay, stay_missing_rate, stay_summary
+from samdops.drift.alerts import NEW_CATEGORY
 from samdops.drift.correction import reject
 from samdops.drift.findings import (
     alert_share_finding,
     category_finding,
     missing_finding,
+    new_category_finding,
+    non_finite_finding,
+    out_of_range_finding,
     value_finding,
 )
 from samdops.drift.multivariate import domain_classifier_test
 from samdops.drift.result import DataDriftResult, FeatureDrift, TestKind
-from samdops.errors import ConfigError, DataContractError
+from samdops.errors import ConfigError, DataContractError, DriftInputError
 
 UnivariateTest = Callable[[Array, Array], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ValidRange:
+    """A feature's valid values, from a data contract (``None``: unbounded); its missing codes
+    are not values."""
+
+    low: float | None = None
+    high: float | None = None
+    missing_codes: tuple[float, ...] = ()
 
 
 class MultivariateTest(Protocol):
@@ -49,6 +66,7 @@ class MultivariateTest(Protocol):
 Scorer = Callable[[pd.DataFrame], Array]
 StayMode = Literal["summary", "sample"]
 _MIN_SAMPLES = 5
+NON_FINITE, OUT_OF_RANGE = "not finite", "outside range"
 # One test before correction: feature, kind, test name, statistic, p-value, finding (lazily).
 _Raw = tuple[str, TestKind, str, float, float, Callable[[], str]]
 
@@ -84,10 +102,38 @@ def alert_share_test(reference: Array, current: Array) -> tuple[float, float]:
 
 
 def group_codes(values: pd.DataFrame, columns: Sequence[str]) -> Array:
-    """One category label per unit from one-hot ``columns`` ('1/0'); units with NaN dropped."""
+    """One category label per unit from one-hot ``columns`` ('1.0/0.0'); units with NaN dropped."""
     part = values[list(columns)].dropna()
-    codes: Array = part.round(6).astype(str).agg("/".join, axis=1).to_numpy(dtype=str)
+    if part.empty:
+        return np.array([], dtype=str)
+    codes: Array = part.astype(str).agg("/".join, axis=1).to_numpy(dtype=str)
     return codes
+
+
+def category_labels(column: pd.Series) -> pd.Series:
+    """A categorical column as text labels (NaN where missing), whatever its type: numbers as
+    ``'1.0'`` (rounded to 6 digits) whether stored as numbers or mixed among strings."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = np.round(column.to_numpy(dtype=float), 6)
+        present = ~np.isnan(values)
+        unique, inverse = np.unique(values[present], return_inverse=True)
+        out = np.full(len(values), np.nan, dtype=object)
+        out[present] = np.array([str(float(u)) for u in unique], dtype=object)[inverse]
+        return pd.Series(out, index=column.index)
+    return column.map(_label, na_action="ignore").astype(object)
+
+
+def _label(value: object) -> object:
+    """Numbers, and text that spells a finite number ("1" from a CSV), label alike."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        number = float(value)
+        return np.nan if np.isnan(number) else str(float(round(number, 6)))
+    text = str(value)
+    try:
+        number = float(text)
+    except (ValueError, OverflowError):
+        return text
+    return str(float(round(number, 6))) if np.isfinite(number) else text
 
 
 def rank_sum_test(reference: Array, current: Array) -> tuple[float, float]:
@@ -123,6 +169,7 @@ class ScipyDriftDetector:
         admission_column: str | None = None,
         admission_test: UnivariateTest = rank_sum_test,
         admission_test_name: str = "MannWhitneyU",
+        ranges: Mapping[str, ValidRange] | None = None,
         seed: int = 0,
     ) -> None:
         unknown = set(categorical) - set(features)
@@ -158,7 +205,9 @@ class ScipyDriftDetector:
         self.admission_column = admission_column
         self.admission_test = admission_test
         self.admission_test_name = admission_test_name
+        self.ranges = {k: v for k, v in (ranges or {}).items() if k in self.features}
         self.seed = seed
+        self._ref_categories: dict[str, frozenset[str]] = {}
         self._ref_admitted: tuple[pd.DataFrame, Array | None] | None = None
         self._ref_values: pd.DataFrame | None = None
         self._ref_missing: pd.DataFrame | None = None
@@ -173,6 +222,22 @@ class ScipyDriftDetector:
 
     def fit(self, reference: pd.DataFrame) -> Self:
         self._check_columns(reference, "reference")
+        original, reference = reference, self._labelled(reference)
+        for name in self.features:
+            if name not in self.categorical:
+                bad = int(np.isinf(reference[name].to_numpy(dtype=float)).sum())
+                if bad:
+                    raise DriftInputError(
+                        f"reference column {name} has {bad} values that are not finite (inf); "
+                        "monitor against a clean reference"
+                    )
+        self._ref_categories = {
+            **{c: frozenset(reference[c].dropna()) for c in self.categorical},
+            **{
+                g: frozenset(group_codes(reference, cols))
+                for g, cols in self.category_groups.items()
+            },
+        }
         frame = reference
         if self.id_column is not None and self.time_column in reference.columns:
             # The reference spans many days: summarise stay-windows as long as the monitored
@@ -185,7 +250,7 @@ class ScipyDriftDetector:
                 + (reference[self.time_column] // self.window_hours).astype(str)
             )
             frame = reference.assign(_stay_window=key.to_numpy())
-            values, missing, scores = self._units(frame, "_stay_window")
+            values, missing, scores = self._units(frame, "_stay_window", original)
             self._ref_admitted = self._admitted(frame, "_stay_window", values, scores)
             owner = frame.groupby("_stay_window", sort=True)[self.id_column].first()
             rng = np.random.default_rng(self.seed)
@@ -195,7 +260,7 @@ class ScipyDriftDetector:
             self._ref_scores = None if scores is None else scores[chosen]
             self._ref_groups = owner.to_numpy()[chosen]
         else:
-            values, missing, scores = self._units(frame, self.id_column)
+            values, missing, scores = self._units(frame, self.id_column, original)
             self._ref_values, self._ref_missing, self._ref_scores = values, missing, scores
             self._ref_groups = None
             self._ref_admitted = self._admitted(frame, self.id_column, values, scores)
@@ -205,11 +270,47 @@ class ScipyDriftDetector:
         if self._ref_values is None or self._ref_missing is None:
             raise ConfigError("the detector must be fitted on a reference before predict()")
         self._check_columns(window, "current window")
-        values, missing, scores = self._units(window, self.id_column)
+        original, window = window, self._labelled(window)
+        values, missing, scores = self._units(window, self.id_column, original)
+        tested = min(len(values), len(self._ref_values)) >= _MIN_SAMPLES
+        raw = self._tests(values, missing, scores, window) if tested else []
+        significant = reject(np.array([r[4] for r in raw]), self.alpha, self.correction)
+        tests = tuple(
+            FeatureDrift(
+                name=name,
+                kind=kind,
+                test=test,
+                statistic=stat,
+                p_value=p,
+                is_drift=bool(flag),
+                finding=(make() or None) if flag else None,
+            )
+            for (name, kind, test, stat, p, make), flag in zip(raw, significant, strict=True)
+        )
+        quality = self._quality(window, values)
+        return DataDriftResult(
+            is_drift=bool(significant.any()) or bool(quality),
+            tests=tests + quality,
+            alpha=self.alpha,
+            correction=self.correction,
+            n_reference=len(self._ref_values),
+            n_current=len(values),
+            unit=self.unit,
+            tested=tested,
+            min_units=_MIN_SAMPLES,
+        )
+
+    def _tests(
+        self,
+        values: pd.DataFrame,
+        missing: pd.DataFrame,
+        scores: Array | None,
+        window: pd.DataFrame,
+    ) -> list[_Raw]:
+        assert self._ref_values is not None and self._ref_missing is not None
         raw: list[_Raw] = []
         for name in self.features:
-            ref = _finite(self._ref_values[name].to_numpy())
-            cur = _finite(values[name].to_numpy())
+            ref, cur = self._samples(self._ref_values[name], values[name], name)
             if len(ref) >= _MIN_SAMPLES and len(cur) >= _MIN_SAMPLES:
                 if name in self.categorical:
                     stat, p = chi2_test(ref, cur)
@@ -233,34 +334,74 @@ class ScipyDriftDetector:
         if admitted is not None and self._ref_admitted is not None:
             raw += self._admission_tests(self._ref_admitted, admitted)
         if self.multivariate is not None:
-            ref_x = self._ref_values[list(self.multivariate_features)].to_numpy(dtype=float)
-            cur_x = values[list(self.multivariate_features)].to_numpy(dtype=float)
+            ref_x, cur_x = self._matrix(self._ref_values), self._matrix(values)
             stat, p = self.multivariate(ref_x, cur_x, reference_groups=self._ref_groups)
             finding = _lazy(_multivariate_finding, stat)
             name = self.multivariate_test_name
             raw.append(("all features", "multivariate", name, stat, p, finding))
-        significant = reject(np.array([r[4] for r in raw]), self.alpha, self.correction)
-        tests = tuple(
-            FeatureDrift(
-                name=name,
-                kind=kind,
-                test=test,
-                statistic=stat,
-                p_value=p,
-                is_drift=bool(flag),
-                finding=(make() or None) if flag else None,
+        return raw
+
+    def _quality(self, window: pd.DataFrame, values: pd.DataFrame) -> tuple[FeatureDrift, ...]:
+        """Findings that need no test: values that are not finite or out of the contract's
+        range (counted in rows), categories the reference never had (counted in units)."""
+        out: list[FeatureDrift] = []
+        rows = len(window)
+        for name in self.features:
+            if name in self.categorical:
+                continue
+            column = window[name].to_numpy(dtype=float)
+            n_inf = int(np.isinf(column).sum())
+            if n_inf:
+                out.append(_certain(name, NON_FINITE, n_inf, non_finite_finding(name, n_inf, rows)))
+            valid = self.ranges.get(name, ValidRange())
+            low, high = valid.low, valid.high
+            finite = column[np.isfinite(column) & ~np.isin(column, valid.missing_codes)]
+            floor, ceiling = -np.inf if low is None else low, np.inf if high is None else high
+            outside = finite[(finite < floor) | (finite > ceiling)]
+            if len(outside):
+                extreme = float(outside[np.argmax(np.abs(outside))])
+                finding = out_of_range_finding(name, len(outside), rows, low, high, extreme)
+                out.append(_certain(name, OUT_OF_RANGE, len(outside), finding))
+        noun = "row" if self.id_column is None else "stay"
+        units = {c: values[c] for c in self.categorical} | {
+            g: pd.Series(group_codes(values, cols)) for g, cols in self.category_groups.items()
+        }
+        for name, unit_values in units.items():
+            present = unit_values.dropna()
+            new_mask = ~present.isin(self._ref_categories.get(name, frozenset()))
+            if new_mask.any():
+                new = sorted(set(present[new_mask]))
+                finding = new_category_finding(name, new, int(new_mask.sum()), len(values), noun)
+                out.append(_certain(name, NEW_CATEGORY, int(new_mask.sum()), finding))
+        return tuple(out)
+
+    def _samples(self, reference: pd.Series, current: pd.Series, name: str) -> tuple[Array, Array]:
+        """The values a test compares: finite numbers, or present category labels."""
+        if name in self.categorical:
+            return reference.dropna().to_numpy(dtype=object), current.dropna().to_numpy(
+                dtype=object
             )
-            for (name, kind, test, stat, p, make), flag in zip(raw, significant, strict=True)
-        )
-        return DataDriftResult(
-            is_drift=bool(significant.any()),
-            tests=tests,
-            alpha=self.alpha,
-            correction=self.correction,
-            n_reference=len(self._ref_values),
-            n_current=len(values),
-            unit=self.unit,
-        )
+        return _finite(reference.to_numpy()), _finite(current.to_numpy())
+
+    def _matrix(self, values: pd.DataFrame) -> Array:
+        """The multivariate test's numbers: a category as its rank among the reference's
+        categories (-1 for one the reference never had)."""
+        columns = []
+        for name in self.multivariate_features:
+            if name in self.categorical:
+                known = sorted(self._ref_categories.get(name, ()))
+                codes = values[name].map({c: float(i) for i, c in enumerate(known)})
+                codes = codes.where(values[name].isna(), codes.fillna(-1.0))
+                columns.append(codes.to_numpy(dtype=float))
+            else:
+                columns.append(values[name].to_numpy(dtype=float))
+        matrix: Array = np.column_stack(columns) if columns else np.empty((len(values), 0))
+        return matrix
+
+    def _labelled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if not self.categorical:
+            return frame
+        return frame.assign(**{c: category_labels(frame[c]) for c in self.categorical})
 
     def _admitted(
         self, frame: pd.DataFrame, key: str | None, values: pd.DataFrame, scores: Array | None
@@ -283,8 +424,7 @@ class ScipyDriftDetector:
         for name in self.features:
             if name == self.admission_column:
                 continue
-            ref = _finite(ref_values[name].to_numpy())
-            cur = _finite(cur_values[name].to_numpy())
+            ref, cur = self._samples(ref_values[name], cur_values[name], name)
             if len(ref) < _MIN_SAMPLES or len(cur) < _MIN_SAMPLES:
                 continue
             if name in self.categorical:
@@ -338,20 +478,22 @@ class ScipyDriftDetector:
         return out
 
     def _units(
-        self, frame: pd.DataFrame, key: str | None
+        self, frame: pd.DataFrame, key: str | None, scored: pd.DataFrame
     ) -> tuple[pd.DataFrame, pd.DataFrame, Array | None]:
+        """Per-unit values, missing rates and maximum scores; the model scores ``scored``, the
+        rows of ``frame`` as they were given (before categories became labels)."""
         features = list(self.features)
         if key is None:
-            scores = None if self.scorer is None else np.asarray(self.scorer(frame), dtype=float)
+            scores = None if self.scorer is None else np.asarray(self.scorer(scored), dtype=float)
             return frame[features], frame[features].isna().astype(float), scores
         missing = stay_missing_rate(frame, key, features)
         if self.stay_mode == "summary":
-            values = stay_summary(frame, key, features)
+            values = stay_summary(frame, key, features, self.categorical)
         else:
             values = sample_one_row_per_stay(frame, key, self.seed).set_index(key)[features]
         scores = None
         if self.scorer is not None:
-            row_scores = pd.Series(np.asarray(self.scorer(frame), dtype=float), index=frame.index)
+            row_scores = pd.Series(np.asarray(self.scorer(scored), dtype=float), index=frame.index)
             scores = row_scores.groupby(frame[key].to_numpy()).max().sort_index().to_numpy()
         return values, missing, scores
 
@@ -368,6 +510,19 @@ def _finite(values: Array) -> Array:
     array: Array = np.asarray(values, dtype=float)
     finite: Array = array[np.isfinite(array)]
     return finite
+
+
+def _certain(name: str, test: str, count: int, finding: str) -> FeatureDrift:
+    """A finding that is certain: no p-value to correct (recorded as 0)."""
+    return FeatureDrift(
+        name=name,
+        kind="quality",
+        test=test,
+        statistic=float(count),
+        p_value=0.0,
+        is_drift=True,
+        finding=finding,
+    )
 
 
 def _lazy(func: Callable[..., str], *args: object) -> Callable[[], str]:

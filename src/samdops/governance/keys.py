@@ -77,4 +77,6 @@ def platform_signer(state: StateLocation, local_key_name: str) -> Signer:
             f"the state location {state.location} is shared by every step, so its signing key "
             "must be too: set VAULT_ADDR so that the Vault Transit key signs"
         )
-    return LocalEd25519Signer.load_or_create(directory / "keys" / local_key_name)
+    path = directory / "keys" / local_key_name
+    # created on first use, so that a command that only reads never writes a private key
+    return _LazySigner(lambda: LocalEd25519Signer.load_or_create(path), f"local key {path}")

@@ -141,7 +141,11 @@ class Registry:
             )
         if ref == "latest":
             return max(records, key=lambda r: (r.document["registered_at"], r.version))
-        name, _, version = ref.partition("@")
+        name, at, version = ref.partition("@")
+        if at and not version:
+            raise RegistryError(
+                f"{ref!r} names no version; write {name}@N, or {name} for its latest"
+            )
         matching = [r for r in records if r.name == name]
         if not matching:
             known = ", ".join(sorted({r.name for r in records}))

@@ -4,7 +4,8 @@ Every change is appended to the audit log first (AT-11: if the append fails, not
 a model's state and signatures are read back from the log (AT-01). Registration record files are
 write-once; a record whose bytes no longer match the digest its audit event recorded is refused.
 Refused attempts (wrong role, separation of duties, skipped state, bad password) are audited with
-outcome ``denied``; a lockout is a high-severity security event (ES-06).
+outcome ``denied``; a lockout is a high-severity security event (ES-06). The users who sign are
+audited in the same log (:mod:`.identity`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from samdops import settings
+from samdops.audit.anchor import anchor_sinks
 from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
 from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
@@ -24,11 +26,10 @@ from samdops.audit.store import state_entry_store
 from samdops.clock import utc_timestamp
 from samdops.errors import (
     AccessDenied,
-    AuthenticationFailed,
     LifecycleError,
     VerificationError,
 )
-from samdops.governance.identity import Authenticated, UserDirectory, UserKind
+from samdops.governance.identity import AUDIT_KEY_NAME, Authenticated, UserDirectory, UserKind
 from samdops.governance.keys import platform_signer
 from samdops.governance.lifecycle import (
     MODEL_KIND,
@@ -40,11 +41,13 @@ from samdops.governance.lifecycle import (
 from samdops.governance.records import Registry, RegistryRecord
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.signatures import Meaning, record_digest, sign_record
+from samdops.governance.text import check_text
 from samdops.store.state import StateLocation, open_state
 
 PIPELINE_ACTOR = "svc:samdops-pipeline"
 SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
 ESIGN_KEY_NAME = "esign-ed25519.pem"
+MAX_REASON_LENGTH = 1000
 _SIGN_PERMISSION = {
     Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
     Meaning.REVIEW: Permission.SIGN_REVIEW,
@@ -56,8 +59,9 @@ _T = TypeVar("_T")
 
 def sinks_from_env() -> list[EventSink]:
     """SIEM destinations from ``$SAMDOPS_SIEM``: comma-separated ``syslog+udp://HOST:PORT``,
-    ``syslog+tcp://HOST:PORT`` or ``ocsf+file:///PATH`` (see :func:`sink_from_url`)."""
-    return [sink_from_url(url) for url in settings.siem_destinations()]
+    ``syslog+tcp://HOST:PORT`` or ``ocsf+file:///PATH`` (see :func:`sink_from_url`), and the
+    audit witness of ``$SAMDOPS_AUDIT_WITNESS`` (see :mod:`samdops.audit.anchor`)."""
+    return [sink_from_url(url) for url in settings.siem_destinations()] + anchor_sinks()
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,11 @@ class GovernedRegistry:
     ) -> None:
         self.state = open_state(location)
         self.registry = Registry(self.state)
-        self.audit_key = audit_key or platform_signer(self.state, "audit-ed25519.pem")
+        self.audit_key = audit_key or platform_signer(self.state, AUDIT_KEY_NAME)
         self.esign_key = esign_key or platform_signer(self.state, ESIGN_KEY_NAME)
         sinks = sinks_from_env() if sinks is None else sinks
         self.audit = AuditLog(state_entry_store(self.state), signer=self.audit_key, sinks=sinks)
-        self.users = UserDirectory(self.state)
+        self.users = UserDirectory(self.state, audit=self.audit)
 
     # -- the pipeline --------------------------------------------------------------------------
 
@@ -236,6 +240,8 @@ class GovernedRegistry:
         source: str = "cli",
     ) -> GovernedModel:
         """Release, retire or reject a model version (re-authenticated, audited)."""
+        if reason is not None:
+            check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         model = self.get(ref)
         target = AuditTarget(model.record.name, str(model.record.version))
         who = self._authenticate(user_id, password, target, source)
@@ -274,6 +280,7 @@ class GovernedRegistry:
         Audit data is retained at least as long as the records it covers, and records are
         never deleted by samdops, so every purge is early: no role may purge.
         """
+        check_text("reason", reason, max_length=MAX_REASON_LENGTH)
         target = AuditTarget("audit-log", str(len(self.audit)))
         who = self._authenticate(user_id, password, target, "purge")
         covered = sorted({str(r.event.target) for r in self.audit.entries(0, before)})
@@ -315,18 +322,8 @@ class GovernedRegistry:
     def _authenticate(
         self, user_id: str, password: str, target: AuditTarget, source: str
     ) -> Authenticated:
-        try:
-            return self.users.authenticate(user_id, password)
-        except AuthenticationFailed as exc:
-            self._person_event(
-                user_id or "unknown",
-                Action.SIGNING_FAILURE,
-                target,
-                source,
-                outcome=Outcome.DENIED,
-                details={"error": str(exc)},
-            )
-            raise
+        """Re-authenticate for ``target``; a refusal is audited by the user directory."""
+        return self.users.authenticate(user_id, password, target=target, source=source)
 
     def _guarded(
         self,
@@ -356,11 +353,6 @@ class GovernedRegistry:
         _refuse_outside_plan(model)
         if user.kind == UserKind.SERVICE:
             raise AccessDenied(f"{user.id} is a service account; service accounts cannot sign")
-        if user.must_change_password:
-            raise AccessDenied(
-                f"{user.id} still has a temporary password set by an administrator; "
-                "choose your own with `samdops users passwd` before signing"
-            )
         require(user.id, user.roles, _SIGN_PERMISSION[meaning])
         if meaning == Meaning.AUTHORSHIP and user.id != history.trained_by:
             raise AccessDenied(f"only {history.trained_by}, who trained it, can sign authorship")

@@ -17,6 +17,7 @@ from typing import Any
 from samdops.audit.signer import Signer, key_id_for, verify_signature
 from samdops.digest import canonical_json, sha256_bytes
 from samdops.errors import VerificationError
+from samdops.governance.text import escaped
 
 
 class Meaning(StrEnum):
@@ -74,8 +75,9 @@ class ElectronicSignature:
             raise VerificationError(f"malformed signature record: {exc}") from None
 
     def display(self) -> str:
-        """The line shown wherever the signed record is shown (ES-01)."""
-        return f"{self.name} ({self.signer}), {self.signed_at}, {self.meaning.value}"
+        """The line shown wherever the signed record is shown (ES-01), escaped so that no
+        stored value can break it into lines."""
+        return escaped(f"{self.name} ({self.signer}), {self.signed_at}, {self.meaning.value}")
 
     def verify(self, document: dict[str, Any], public_key_pem: bytes) -> None:
         """Raise unless this signature covers exactly ``document`` and verifies with the key.

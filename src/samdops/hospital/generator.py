@@ -24,10 +24,14 @@ from samdops.hospital.columns import (
     VITAL_SPECS,
 )
 from samdops.hospital.scenarios import Scenario
+from samdops.settings import SIMULATE_MAX_MB_ENV, simulate_max_mb
 
 _WARMUP_HOURS = 14 * 24
 _MEAN_LOS_HOURS = 60.0
 _BASE_PREVALENCE = 0.05
+_MAX_SEED = 2**31 - 1  # stay ids are seed * 10^7 + n in int64
+# Peak memory per generated patient-hour (warm-up included), measured at about 400 bytes.
+_BYTES_PER_HOUR = 512
 # Deterioration (at full strength) before sepsis onset, per vital / per lab on the log scale.
 _VITAL_DETERIORATION = {
     "HR": 22.0,
@@ -92,6 +96,9 @@ def simulate_hospital(scenario: Scenario, *, days: int, seed: int, beds: int = 5
     """Simulate ``days`` days of a ``beds``-bed ICU under ``scenario`` (same seed, same rows)."""
     if days < 1 or beds < 1:
         raise ConfigError(f"days and beds must be at least 1; got days={days}, beds={beds}")
+    if not 0 <= seed <= _MAX_SEED:
+        raise ConfigError(f"the seed must be from 0 to {_MAX_SEED}; got {seed}")
+    _check_memory(days, beds)
     rng = np.random.default_rng(seed)
     onset = scenario.onset_hour
     n_stays = rng.poisson(beds / _MEAN_LOS_HOURS * (days * 24 + _WARMUP_HOURS))
@@ -186,6 +193,19 @@ def simulate_hospital(scenario: Scenario, *, days: int, seed: int, beds: int = 5
         }
     )
     return HospitalData(frame=frame, scenario=scenario, days=days, seed=seed)
+
+
+def _check_memory(days: int, beds: int) -> None:
+    """Refuse, before allocating, a simulation that needs more memory than the limit."""
+    hours = beds * (days * 24 + _WARMUP_HOURS)  # patient-hours generated: about one per bed-hour
+    needed_mb = hours * _BYTES_PER_HOUR / 2**20
+    limit = simulate_max_mb()
+    if needed_mb > limit:
+        raise ConfigError(
+            f"{beds} beds over {days} days need about {needed_mb:,.0f} MiB of memory, more than "
+            f"the simulator's limit of {limit} MiB (${SIMULATE_MAX_MB_ENV}); simulate fewer beds "
+            "or days, or raise the limit"
+        )
 
 
 def _extra_columns(

@@ -229,6 +229,21 @@ def _spec_digest(run: _Run, pipeline: str) -> str:
     return Registry(run.location).store.put_bytes(spec)
 
 
+def _preflight(location: str, plan: str) -> None:
+    """Check what the run will need before its first step, so that a failure writes nothing:
+    the state location and its audit log answer, Vault signs (login, Transit key), the plan is
+    in force."""
+    from samdops.governance.service import GovernedRegistry
+    from samdops.pccp.plans import plan_in_force
+
+    governed = GovernedRegistry(location, sinks=[])
+    len(governed.audit)  # reads the log: its store answers and the log is whole
+    if settings.vault_address():
+        _ = governed.audit_key.key_id  # logs in to Vault and reads the Transit key
+    if plan:
+        plan_in_force(governed, plan)
+
+
 def run_training(
     config: TrainingConfig,
     *,
@@ -255,6 +270,7 @@ def run_training(
     expected = parse_digest(data_sha256) if data_sha256 else ""
     if not data.is_file():
         raise errors.InputFormatError(f"input file {data} does not exist")
+    _preflight(settings.state_location(state or None, home), plan)
     local_run = _new_run(home, run or new_run_name("retrain" if plan else "train"), state, runner)
     started = time.monotonic()
     with _executing(local_run, progress):

@@ -25,7 +25,7 @@ def markdown_summary(
     performance: Mapping[str, Any] | None = None,
     alerts: Sequence[Alert] = (),
 ) -> str:
-    state = "**DRIFT**" if result.is_drift else "no drift"
+    state = result.status.replace("DRIFT", "**DRIFT**", 1)
     lines = [
         f"# Drift monitor: window {window}",
         "",
@@ -117,7 +117,8 @@ def html_report(
         "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>",
         "</head><body>",
         f"<h1>Drift monitor: window {html.escape(window)}</h1>",
-        f"<p>{'<b>DRIFT</b>' if result.is_drift else 'No drift'}: {len(result.tests)} tests, "
+        f"<p>{html.escape(result.status).replace('DRIFT', '<b>DRIFT</b>', 1)}: "
+        f"{len(result.tests)} tests, "
         f"{html.escape(result.correction)} correction at alpha {result.alpha}, "
         f"unit {html.escape(result.unit)}.</p>",
         "<h2>p-values (-log10)</h2>",

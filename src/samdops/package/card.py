@@ -16,12 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from samdops.config import TrainingConfig, _Frozen
 from samdops.digest import canonical_json, sha256_bytes
 from samdops.errors import ConfigError
+from samdops.governance.text import escaped
+from samdops.inputs import read_yaml
 from samdops.summary import format_estimate
 
 CARD_SCHEMA = "samdops.model-card/v1"
@@ -79,14 +80,13 @@ def default_card_path(model: str | None = None) -> Path:
 
 
 def load_card_text(path: str | Path) -> CardText:
+    """The card text YAML at ``path``; a one-line :class:`ConfigError` that quotes none of it."""
+    raw = read_yaml(path, "model card text")
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         return CardText.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read model card text {path}: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise ConfigError(f"{path}: {where}: {first['msg']}") from None
 
 
@@ -343,19 +343,24 @@ def _is_table(rows: list[Any]) -> bool:
     return bool(rows) and isinstance(rows[0], list)
 
 
+def _md(text: str) -> str:
+    """A table cell or value on one Markdown line: no stored text can start another one."""
+    return escaped(text).replace("|", "\\|")
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown (also shown in the Kubeflow UI)."""
     ident = card["identity"]
-    lines = [f"# Model card: {ident['name']}@{ident['version']}", ""]
+    lines = [f"# Model card: {escaped(str(ident['name']))}@{ident['version']}", ""]
     for title, rows in _sections(card):
-        lines += [f"## {title}", ""]
+        lines += [f"## {escaped(title)}", ""]
         if _is_table(rows):
             table = [list(r) for r in rows]
-            lines.append("| " + " | ".join(table[0]) + " |")
+            lines.append("| " + " | ".join(_md(c) for c in table[0]) + " |")
             lines.append("|" + "---|" * len(table[0]))
-            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in table[1:]]
+            lines += ["| " + " | ".join(_md(c) for c in r) + " |" for r in table[1:]]
         else:
-            lines += [f"- **{k}**: {v}" for k, v in rows]
+            lines += [f"- **{_md(k)}**: {_md(v)}" for k, v in rows]
         lines.append("")
     return "\n".join(lines)
 
@@ -373,21 +378,25 @@ code,.digest{font-family:ui-monospace,monospace;font-size:.85em;word-break:break
 """
 
 
+def _html(text: str) -> str:
+    return html.escape(escaped(text))
+
+
 def _cell(text: str) -> str:
-    escaped = html.escape(text)
+    shown = _html(text)
     if text == "FAIL":
-        return f'<span class="fail">{escaped}</span>'
+        return f'<span class="fail">{shown}</span>'
     if text == "pass":
-        return f'<span class="pass">{escaped}</span>'
+        return f'<span class="pass">{shown}</span>'
     if text.startswith("sha256:"):
-        return f'<span class="digest">{escaped}</span>'
-    return escaped
+        return f'<span class="digest">{shown}</span>'
+    return shown
 
 
 def render_html(card: dict[str, Any]) -> str:
     """The card as one self-contained HTML page (inline CSS, no scripts, no network)."""
     ident = card["identity"]
-    title = html.escape(f"Model card: {ident['name']}@{ident['version']}")
+    title = _html(f"Model card: {ident['name']}@{ident['version']}")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -397,16 +406,16 @@ def render_html(card: dict[str, Any]) -> str:
         f"<h1>{title}</h1>",
     ]
     for name, rows in _sections(card):
-        parts.append(f"<h2>{html.escape(name)}</h2>")
+        parts.append(f"<h2>{_html(name)}</h2>")
         if _is_table(rows):
             table = [list(r) for r in rows]
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in table[0])
+            head = "".join(f"<th>{_html(c)}</th>" for c in table[0])
             body = "".join(
                 "<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>" for r in table[1:]
             )
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         else:
-            items = "".join(f"<dt>{html.escape(k)}</dt><dd>{_cell(v)}</dd>" for k, v in rows)
+            items = "".join(f"<dt>{_html(k)}</dt><dd>{_cell(v)}</dd>" for k, v in rows)
             parts.append(f"<dl>{items}</dl>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

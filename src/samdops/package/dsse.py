@@ -11,11 +11,11 @@ where LEN is the byte length as ASCII decimal. The envelope is JSON:
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from samdops.audit.signer import Signer, key_id_for, verify_signature
 from samdops.errors import SignatureInvalid, VerificationError
+from samdops.inputs import json_kind
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
@@ -45,16 +45,17 @@ def verify_envelope(envelope: Any, public_pem: bytes, *, payload_type: str) -> b
     2. One of its signatures names the key's id and verifies over the PAE.
     """
     if not isinstance(envelope, dict) or envelope.get("payloadType") != payload_type:
-        got = envelope.get("payloadType") if isinstance(envelope, dict) else type(envelope)
-        raise VerificationError(f"not a DSSE envelope of type {payload_type} (got {got!r})")
+        got = envelope.get("payloadType") if isinstance(envelope, dict) else envelope
+        shown = repr(got) if isinstance(got, str) and len(got) <= 80 else json_kind(got)
+        raise VerificationError(f"not a DSSE envelope of type {payload_type} (got {shown})")
     try:
         payload = base64.b64decode(envelope["payload"], validate=True)
         signatures = [
             (str(s["keyid"]), base64.b64decode(s["sig"], validate=True))
             for s in envelope["signatures"]
         ]
-    except (KeyError, TypeError, binascii.Error) as exc:
-        raise VerificationError(f"malformed DSSE envelope: {exc!r}") from None
+    except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+        raise VerificationError(f"malformed DSSE envelope: {type(exc).__name__}") from None
     key_id = key_id_for(public_pem)
     matching = [sig for kid, sig in signatures if kid == key_id]
     if not matching:

@@ -89,8 +89,7 @@ def export_package(
     executed (the launcher's compiler; the package layer cannot import the pipelines above it).
     """
     target = Path(out)
-    if target.exists() and any(target.iterdir()):
-        raise ConfigError(f"{target} exists and is not empty; choose a new output directory")
+    _check_out(target, tar)
     governed = GovernedRegistry(state, sinks=[])
     model = governed.get(ref)  # verifies the record digest and every e-signature
     # The exporter's own keys: beside a local state, else in the exporter's home.
@@ -125,6 +124,27 @@ def export_package(
         len(files),
         sum(p.stat().st_size for p in files),
     )
+
+
+def _check_out(target: Path, tar: bool) -> None:
+    """Refuse an output path export cannot create a new directory at, before any work."""
+    if target.is_symlink():
+        raise ConfigError(
+            f"{target} is a symbolic link; give the path of a new directory (export does not "
+            "follow links)"
+        )
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a directory; choose a new output directory")
+    if target.exists() and any(target.iterdir()):
+        raise ConfigError(f"{target} exists and is not empty; choose a new output directory")
+    blocked = next((p for p in target.absolute().parents if os.path.lexists(p)), None)
+    if blocked is not None and not blocked.is_dir():
+        raise ConfigError(f"{target} lies under {blocked}, which is not a directory")
+    archive = target.with_name(target.name + ".tar")
+    if tar and (archive.is_symlink() or (archive.exists() and not archive.is_file())):
+        raise ConfigError(
+            f"{archive} exists and is not a regular file; move it away or export elsewhere"
+        )
 
 
 def _write(

@@ -7,13 +7,12 @@ POSIX paths relative to the package root.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from samdops.digest import canonical_json, parse_digest, sha256_file
 from samdops.errors import VerificationError
+from samdops.inputs import parse_json
 
 MANIFEST_FILE = "MANIFEST.json"
 MANIFEST_SIGNATURE = "MANIFEST.dsse.json"
@@ -36,10 +35,10 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
+        document = parse_json(data, MANIFEST_FILE, error=VerificationError)
         try:
-            document: Any = json.loads(data)
             if document["schema"] != MANIFEST_SCHEMA:
-                raise ValueError(f"schema {document['schema']!r}")
+                raise ValueError(f"schema {str(document['schema'])[:60]!r}")
             files = tuple(sorted((str(k), parse_digest(v)) for k, v in document["files"].items()))
         except (ValueError, KeyError, TypeError, AttributeError, VerificationError) as exc:
             raise VerificationError(f"{MANIFEST_FILE} is not a package manifest: {exc}") from None

@@ -15,19 +15,19 @@ the application environment); the integration tests check it with the official C
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from samdops.atomic import atomic_write_bytes
 from samdops.errors import ConfigError, SignatureInvalid, VerificationError
+from samdops.inputs import field, parse_json
 from samdops.package.dsse import INTOTO_PAYLOAD_TYPE, pae
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -137,6 +137,7 @@ def verify_model(model_dir: Path, signature_path: Path, public_key_pem: bytes) -
     3. The payload is a model-signing v1.0 statement whose subject digest matches its resources.
     4. The files of ``model_dir`` hash to exactly the listed resources (none added or missing).
     """
+    name = signature_path.name
     try:
         bundle = json.loads(signature_path.read_bytes())
         envelope = bundle["dsseEnvelope"]
@@ -144,32 +145,41 @@ def verify_model(model_dir: Path, signature_path: Path, public_key_pem: bytes) -
         raw = base64.b64decode(envelope["signatures"][0]["sig"], validate=True)
         hint = bundle["verificationMaterial"]["publicKey"]["hint"]
         media_type = bundle["mediaType"]
-    except (OSError, ValueError, KeyError, IndexError, TypeError, binascii.Error) as exc:
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
         raise VerificationError(
-            f"{signature_path.name} is not a model-signing bundle: {exc!r}"
+            f"{name} is not a model-signing bundle ({type(exc).__name__})"
         ) from None
     if media_type != BUNDLE_MEDIA_TYPE:
-        raise VerificationError(f"{signature_path.name} has media type {media_type!r}")
+        raise VerificationError(f"{name} has media type {str(media_type)[:80]!r}")
     if hint != _key_hint(public_key_pem):
-        raise SignatureInvalid(f"{signature_path.name} was made with another key (hint {hint})")
-    key = serialization.load_pem_public_key(public_key_pem)
+        raise SignatureInvalid(f"{name} was made with another key (hint {str(hint)[:80]!r})")
+    try:
+        key = serialization.load_pem_public_key(public_key_pem)
+    except (ValueError, UnsupportedAlgorithm):
+        raise SignatureInvalid("the model-signing public key is not a PEM public key") from None
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise SignatureInvalid("the model-signing public key is not an EC key")
     try:
         key.verify(raw, pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        raise SignatureInvalid(f"the signature in {signature_path.name} does not verify") from None
-    signed = json.loads(payload)
-    if signed.get("predicateType") != PREDICATE_TYPE:
-        raise VerificationError(f"{signature_path.name} has an unexpected predicate type")
+        raise SignatureInvalid(f"the signature in {name} does not verify") from None
+    signed = parse_json(payload, f"the payload of {name}", error=VerificationError)
+    if not isinstance(signed, dict) or signed.get("predicateType") != PREDICATE_TYPE:
+        raise VerificationError(f"{name} has an unexpected predicate type")
     expected = statement(model_dir)
-    if signed["predicate"]["resources"] != expected["predicate"]["resources"]:
-        listed = {r["name"]: r["digest"] for r in signed["predicate"]["resources"]}
+    resources = field(signed, name, "predicate", "resources", kind=list, error=VerificationError)
+    if resources != expected["predicate"]["resources"]:
+        listed = {
+            str(field(resources, name, i, "name", error=VerificationError)): resources[i].get(
+                "digest"
+            )
+            for i in range(len(resources))
+            if isinstance(resources[i], dict)
+        }
         actual = {r["name"]: r["digest"] for r in expected["predicate"]["resources"]}
         differ = sorted(n for n in set(listed) | set(actual) if listed.get(n) != actual.get(n))
         raise VerificationError(
-            f"{signature_path.name} does not cover the model as it is now: "
-            f"{', '.join(differ)} differ"
+            f"{name} does not cover the model as it is now: {', '.join(differ)} differ"
         )
-    if signed["subject"] != expected["subject"]:
-        raise VerificationError(f"{signature_path.name}: subject digest does not match resources")
+    if signed.get("subject") != expected["subject"]:
+        raise VerificationError(f"{name}: subject digest does not match resources")

@@ -15,6 +15,7 @@ from typing import Any
 
 from samdops.audit.signer import Signer
 from samdops.errors import VerificationError
+from samdops.inputs import field, parse_json
 from samdops.package.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope, verify_envelope
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -119,10 +120,7 @@ def sign_statement(statement: dict[str, Any], signer: Signer) -> dict[str, Any]:
 def open_statement(envelope: Any, public_pem: bytes) -> dict[str, Any]:
     """Verify the envelope and return the SLSA v1 statement inside, or raise."""
     payload = verify_envelope(envelope, public_pem, payload_type=INTOTO_PAYLOAD_TYPE)
-    try:
-        statement = json.loads(payload)
-    except ValueError as exc:
-        raise VerificationError(f"the provenance payload is not JSON: {exc}") from None
+    statement = parse_json(payload, "the provenance payload", error=VerificationError)
     if (
         not isinstance(statement, dict)
         or statement.get("_type") != STATEMENT_TYPE
@@ -134,13 +132,20 @@ def open_statement(envelope: Any, public_pem: bytes) -> dict[str, Any]:
 
 def dependency_digests(statement: dict[str, Any]) -> dict[str, str]:
     """``name -> sha256:<hex>`` of every resolved dependency and byproduct with a sha256."""
-    predicate = statement["predicate"]
+    where = "the provenance statement"
+
+    def listed(*path: str) -> list[Any]:
+        return list(field(statement, where, "predicate", *path, kind=list, error=VerificationError))
+
     entries = [
-        *predicate["buildDefinition"]["resolvedDependencies"],
-        *predicate["runDetails"]["byproducts"],
+        *listed("buildDefinition", "resolvedDependencies"),
+        *listed("runDetails", "byproducts"),
     ]
-    return {
-        str(e["name"]): "sha256:" + str(e["digest"]["sha256"])
-        for e in entries
-        if "sha256" in e.get("digest", {})
-    }
+    out = {}
+    for index, entry in enumerate(entries):
+        digest = entry.get("digest", {}) if isinstance(entry, dict) else None
+        if not isinstance(digest, dict):
+            raise VerificationError(f"{where}: dependency {index} is not a resource descriptor")
+        if "sha256" in digest:
+            out[str(entry.get("name"))] = "sha256:" + str(digest["sha256"])
+    return out

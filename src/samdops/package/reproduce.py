@@ -1,6 +1,7 @@
 """``samdops reproduce``: rebuild a packaged model from the package alone and compare digests.
 
-1. The package must verify (:func:`~samdops.package.verify.verify_package`).
+1. The package (a directory or its ``.tar``) must verify
+   (:func:`~samdops.package.verify.verify_directory`, on the copy that is rebuilt).
 2. Optionally, the running environment is compared with the packaged lock file
    (``check_env``): every pinned distribution must be installed at the pinned version.
 3. In a fresh temporary directory, the training step's library call runs on the packaged
@@ -21,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,8 +31,10 @@ from typing import Any
 from samdops.config import TrainingConfig
 from samdops.digest import sha256_file
 from samdops.errors import ConfigError, VerificationError
+from samdops.inputs import field, parse_json, regular_file
 from samdops.package import layout as L
-from samdops.package.verify import verify_package
+from samdops.package.archive import open_package
+from samdops.package.verify import package_json, package_text, verify_directory
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
@@ -107,28 +111,38 @@ def reproduce_package(
     check_env: bool = False,
     train_snapshot: str | Path | None = None,
 ) -> ReproduceResult:
-    """Rebuild the model of the package directory ``package`` here and compare its digest."""
-    import time
+    """Rebuild the model of the package (directory or ``.tar``) ``package`` here and compare
+    its digest; the package is verified first, in the same extracted copy that is rebuilt."""
+    started = time.monotonic()
+    with open_package(package) as root:
+        verify_directory(root, Path(package))
+        return _reproduce(root, check_env, train_snapshot, started)
 
+
+def _reproduce(
+    root: Path, check_env: bool, train_snapshot: str | Path | None, started: float
+) -> ReproduceResult:
     from samdops.training.train import train_from_config
 
-    started = time.monotonic()
-    root = Path(package)
-    verify_package(root)
-    mismatches = check_environment((root / L.LOCK).read_text("utf-8")) if check_env else ()
-    config = TrainingConfig.from_json((root / L.CONFIG).read_text("utf-8"))
-    datasets = json.loads((root / L.DATASETS).read_bytes())
-    snapshot = Path(train_snapshot) if train_snapshot else root / L.snapshot("train")
-    if not snapshot.is_file():
-        raise ConfigError(
-            "the package holds no training snapshot (exported without data); pass --train FILE "
-            f"with the snapshot whose sha256 is {datasets['train']['sha256']}"
-        )
+    mismatches = check_environment(package_text(root, L.LOCK)) if check_env else ()
+    config_text = package_text(root, L.CONFIG)
+    parse_json(config_text, L.CONFIG, error=VerificationError)  # syntax and depth, one line
+    config = TrainingConfig.from_json(config_text)
+    datasets = package_json(root, L.DATASETS)
+    trained_on = field(datasets, L.DATASETS, "train", "sha256", kind=str, error=VerificationError)
+    if train_snapshot:
+        snapshot = regular_file(train_snapshot, "training snapshot")
+    else:
+        snapshot = root / L.snapshot("train")
+        if not snapshot.is_file():
+            raise ConfigError(
+                "the package holds no training snapshot (exported without data); pass --train "
+                f"FILE with the snapshot whose sha256 is {trained_on}"
+            )
     got = sha256_file(snapshot)
-    if got != datasets["train"]["sha256"]:
+    if got != trained_on:
         raise VerificationError(
-            f"{snapshot} hashes to {got}, but the model was trained on "
-            f"{datasets['train']['sha256']}"
+            f"{snapshot} hashes to {got}, but the model was trained on {trained_on}"
         )
     packaged = sha256_file(root / L.MODEL_FILE)
     with tempfile.TemporaryDirectory(prefix="samdops-reproduce-") as tmp:
@@ -138,7 +152,7 @@ def reproduce_package(
         if result.model_sha256 != packaged:
             difference = (
                 first_difference(
-                    json.loads((root / L.MODEL_FILE).read_bytes()),
+                    package_json(root, L.MODEL_FILE, object),
                     json.loads((work / "model.json").read_bytes()),
                 )
                 or "the documents are equal but their bytes differ"
@@ -151,19 +165,23 @@ def reproduce_package(
 def rebuild_environment(package: str | Path, venv: str | Path) -> Path:
     """Create a virtual environment at ``venv`` from the packaged lock; return its python.
 
-    Installs every locked distribution with ``--require-hashes`` (from the package index the
-    machine is configured for), then this samdops without dependencies. Takes minutes.
+    The package (directory or ``.tar``) is verified first. Installs every locked distribution
+    with ``--require-hashes`` (from the package index the machine is configured for), then this
+    samdops without dependencies. Takes minutes.
     """
     target = Path(venv)
-    if target.exists():
+    if target.exists() or target.is_symlink():
         raise ConfigError(f"{target} exists; give a new directory for the rebuilt environment")
-    lock = Path(package) / L.LOCK
-    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-    python = target / "bin" / "python"
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
     source = Path(__file__).resolve().parents[3]
     if not (source / "pyproject.toml").is_file():
         raise ConfigError(f"cannot find the samdops source tree to install (looked in {source})")
+    with open_package(package) as root:
+        verify_directory(root, Path(package))
+        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+        python = target / "bin" / "python"
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run(
+            [*pip, "--require-hashes", "--no-deps", "-r", str(root / L.LOCK)], check=True
+        )
     subprocess.run([*pip, "--no-deps", str(source)], check=True)
     return python

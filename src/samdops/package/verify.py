@@ -23,9 +23,6 @@ raises :class:`~samdops.errors.PackageVerificationError` listing every failure.
 
 from __future__ import annotations
 
-import json
-import tarfile
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +34,10 @@ from samdops.digest import canonical_json, sha256_bytes, sha256_file
 from samdops.errors import PackageVerificationError, SamdopsError, VerificationError
 from samdops.governance.lifecycle import histories
 from samdops.governance.signatures import ElectronicSignature, record_digest
+from samdops.inputs import decode_text, field, json_kind, parse_json
 from samdops.package import layout as L
 from samdops.package import model_signing
+from samdops.package.archive import open_package
 from samdops.package.card import render_html, render_markdown
 from samdops.package.dsse import verify_envelope
 from samdops.package.manifest import MANIFEST_FILE, MANIFEST_SIGNATURE, Manifest, check_files
@@ -96,7 +95,15 @@ class VerifyReport:
 
 def verify_package(path: str | Path, *, trusted_keys: str | Path | None = None) -> VerifyReport:
     """Verify the package directory (or ``.tar`` archive) at ``path``; return or raise."""
-    report = inspect_package(path, trusted_keys=trusted_keys)
+    with open_package(path) as root:
+        return verify_directory(root, Path(path), trusted_keys=trusted_keys)
+
+
+def verify_directory(
+    root: Path, shown: Path, *, trusted_keys: str | Path | None = None
+) -> VerifyReport:
+    """Verify the package directory ``root`` (named ``shown`` in messages); return or raise."""
+    report = _verify(root, shown, trusted_keys)
     if not report.ok:
         raise PackageVerificationError(
             f"{report.package} fails verification: " + "; ".join(report.failures),
@@ -106,17 +113,13 @@ def verify_package(path: str | Path, *, trusted_keys: str | Path | None = None) 
 
 
 def inspect_package(path: str | Path, *, trusted_keys: str | Path | None = None) -> VerifyReport:
-    """Run every verification step on the package at ``path``; the report says what failed."""
-    source = Path(path)
-    if source.is_file() and tarfile.is_tarfile(source):
-        with tempfile.TemporaryDirectory() as tmp:
-            with tarfile.open(source) as tar:
-                tar.extractall(tmp, filter="data")
-            (root,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
-            return _verify(root, source, trusted_keys)
-    if not source.is_dir():
-        raise PackageVerificationError(f"{source} is neither a package directory nor a .tar")
-    return _verify(source, source, trusted_keys)
+    """Run every verification step on the package at ``path``; the report says what failed.
+
+    An archive is checked member by member before it is extracted (:mod:`.archive`); a hostile
+    one, or a path that is no package, raises :class:`~samdops.errors.PackageVerificationError`.
+    """
+    with open_package(path) as root:
+        return _verify(root, Path(path), trusted_keys)
 
 
 class _Skipped(Exception):
@@ -140,23 +143,62 @@ class _Run:
             check(failures)
         except _Skipped as exc:
             failures.append(f"not checked: {exc} did not load in an earlier step")
-        except (SamdopsError, OSError, ValueError, KeyError, TypeError) as exc:
+        except SamdopsError as exc:
+            failures.append(str(exc))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             failures.append(f"{type(exc).__name__}: {exc}")
         self.steps.append(Step(len(self.steps) + 1, title, tuple(failures)))
 
 
+def _at(document: Any, source: str, *path: str | int, kind: Any = object) -> Any:
+    return field(document, source, *path, kind=kind, error=VerificationError)
+
+
+def package_bytes(root: Path, rel: str) -> bytes:
+    """The file ``rel`` of the package directory ``root``; a missing one is named."""
+    try:
+        return (root / rel).read_bytes()
+    except FileNotFoundError:
+        raise VerificationError(f"{rel}: missing") from None
+    except IsADirectoryError:
+        raise VerificationError(f"{rel}: is a directory, not a file") from None
+    except OSError as exc:
+        raise VerificationError(f"{rel}: cannot be read: {exc.strerror}") from None
+
+
+def package_json(root: Path, rel: str, kind: type = dict) -> Any:
+    """The JSON document ``rel`` of the package, checked to be of ``kind``."""
+    return _at(parse_json(package_bytes(root, rel), rel, error=VerificationError), rel, kind=kind)
+
+
+def package_text(root: Path, rel: str) -> str:
+    """The UTF-8 text of the file ``rel`` of the package directory ``root``."""
+    return decode_text(package_bytes(root, rel), rel, error=VerificationError)
+
+
+def _signature_names(source: str, document: dict[str, Any], *path: str) -> list[tuple[Any, ...]]:
+    """(signer, meaning, signed_at) of each signature listed at ``path`` of ``document``."""
+    count = len(_at(document, source, *path, kind=list))
+    return [
+        tuple(
+            _at(document, source, *path, i, k, kind=str) for k in ("signer", "meaning", "signed_at")
+        )
+        for i in range(count)
+    ]
+
+
 def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport:
+    if trusted is not None and not Path(trusted).is_dir():
+        raise PackageVerificationError(
+            f"the trusted keys {trusted} are not a directory; give the directory that holds "
+            "the public keys your quality system trusts"
+        )
     run = _Run()
     keys: dict[str, bytes] = _State()
     state: dict[str, Any] = _State()
 
-    def load(rel: str) -> Any:
-        try:
-            return json.loads((root / rel).read_bytes())
-        except FileNotFoundError:
-            raise VerificationError(f"{rel}: missing") from None
-        except (OSError, ValueError) as exc:
-            raise VerificationError(f"{rel}: cannot be read as JSON: {exc}") from None
+    def load(rel: str, kind: type = dict) -> Any:
+        return package_json(root, rel, kind)
 
     def description(fail: list[str]) -> None:
         for rel in _KEYS:
@@ -164,8 +206,11 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
                 keys[rel] = (root / rel).read_bytes()
             except OSError:
                 fail.append(f"{rel}: missing public key")
-        state["package"] = load(L.PACKAGE_FILE)
-        listed = state["package"].get("keys", {})
+        package = load(L.PACKAGE_FILE)
+        listed = _at(package, L.PACKAGE_FILE, "keys", kind=dict) if "keys" in package else {}
+        _at(package, L.PACKAGE_FILE, "model", kind=str)
+        _at(package, L.PACKAGE_FILE, "model_sha256", kind=str)
+        state["package"] = package
         for rel, pem in list(keys.items()):
             try:
                 kid = sha256_bytes(pem) if rel == L.SIGNING_PUB else key_id_for(pem)
@@ -189,7 +234,7 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
         except SamdopsError as exc:
             fail.append(f"{MANIFEST_SIGNATURE}: {exc}")
             return
-        data = (root / MANIFEST_FILE).read_bytes()
+        data = package_bytes(root, MANIFEST_FILE)
         if payload != data:
             fail.append(
                 f"{MANIFEST_FILE}: differs from the manifest signed in {MANIFEST_SIGNATURE}"
@@ -206,17 +251,21 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
             fail.append(f"{L.MODEL_SIG}: {exc}")
 
     def provenance(fail: list[str]) -> None:
+        envelope = load(L.PROVENANCE)
         try:
-            statement = open_statement(load(L.PROVENANCE), keys[L.PACKAGE_PUB])
+            statement = open_statement(envelope, keys[L.PACKAGE_PUB])
         except SamdopsError as exc:
             fail.append(f"{L.PROVENANCE}: {exc}")
             return
         state["statement"] = statement
-        (subject,) = statement["subject"]
+        where = f"{L.PROVENANCE} (statement)"
+        subjects = _at(statement, where, "subject", kind=list)
+        if len(subjects) != 1:
+            raise VerificationError(f"{where}: has {len(subjects)} subjects, not 1")
+        name = _at(subjects, where, 0, "name", kind=str)
+        digest = _at(subjects, where, 0, "digest", "sha256", kind=str)
         model_digest = sha256_file(root / L.MODEL_FILE)
-        if subject["name"] != L.MODEL_FILE or "sha256:" + subject["digest"]["sha256"] != (
-            model_digest
-        ):
+        if name != L.MODEL_FILE or "sha256:" + digest != model_digest:
             fail.append(f"{L.MODEL_FILE}: hashes to {model_digest}, the provenance subject differs")
         for name, digest in dependency_digests(statement).items():
             rel = _SHIPPED.get(name)
@@ -224,44 +273,47 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
                 fail.append(f"{rel}: does not have the digest {digest} the provenance states")
 
     def audit(fail: list[str]) -> None:
-        proofs = load(L.AUDIT_PROOFS)
-        note = (root / L.CHECKPOINT).read_text("utf-8")
+        proofs = load(L.AUDIT_PROOFS, list)
+        note = package_text(root, L.CHECKPOINT)
         model = state["package"]["model"]
         records = []
         for index, doc in enumerate(proofs):
+            where = f"{L.AUDIT_PROOFS}[{index}]"
+            if not isinstance(doc, dict):
+                fail.append(f"{where}: is {json_kind(doc)}, not an entry proof object")
+                continue
             if doc.get("checkpoint") != note:
-                fail.append(f"{L.AUDIT_PROOFS}[{index}]: proven against another checkpoint")
+                fail.append(f"{where}: proven against another checkpoint")
             try:
                 record = verify_entry_proof(doc, keys[L.AUDIT_PUB])
-            except SamdopsError as exc:
-                fail.append(f"{L.AUDIT_PROOFS}[{index}] (entry {doc.get('seq')}): {exc}")
+            except (SamdopsError, ValueError) as exc:
+                fail.append(f"{where} (entry {_short(doc.get('seq'))}): {exc}")
                 continue
             if str(record.event.target) != model:
-                fail.append(f"{L.AUDIT_PROOFS}[{index}]: entry is about {record.event.target}")
+                fail.append(f"{where}: entry is about {record.event.target}")
             records.append(record)
         state["audit"] = records
 
     def record(fail: list[str]) -> None:
-        data = (root / L.RECORD).read_bytes()
-        document = json.loads(data)
+        data = package_bytes(root, L.RECORD)
+        document = _at(parse_json(data, L.RECORD, error=VerificationError), L.RECORD, kind=dict)
         if canonical_json(document) != data:
             fail.append(f"{L.RECORD}: not canonical JSON")
         digest = record_digest(document)
         model_digest = sha256_file(root / L.MODEL_FILE)
-        if document["model"]["sha256"] != model_digest:
-            fail.append(
-                f"{L.RECORD}: names model {document['model']['sha256']}, not the packaged one"
-            )
+        named = _at(document, L.RECORD, "model", "sha256", kind=str)
+        if named != model_digest:
+            fail.append(f"{L.RECORD}: names model {_plain(named)}, not the packaged one")
         if state["package"].get("model_sha256") != model_digest:
             fail.append(f"{L.PACKAGE_FILE}: names another model than {L.MODEL_FILE}")
-        ran = ((document.get("lineage") or {}).get("pipeline_spec") or {}).get("sha256")
+        ran = _ran_spec(document)
         if ran and sha256_file(root / L.PIPELINE_SPEC) != ran:
             fail.append(f"{L.PIPELINE_SPEC}: is not the pipeline spec the run executed ({ran})")
         model_id = f"{document.get('name')}@{document.get('version')}"
         # What the proven audit entries say: the registered digest, the state, the signatures.
         history = histories(state["audit"]).get(model_id)
         if history is None:
-            fail.append(f"{L.AUDIT_PROOFS}: no entry registers {model_id}")
+            fail.append(f"{L.AUDIT_PROOFS}: no entry registers {_plain(model_id)}")
             return
         if history.record_sha256 != digest:
             fail.append(
@@ -275,36 +327,44 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
             except SamdopsError as exc:
                 fail.append(f"{L.RECORD}: {who}: {exc}")
         governed = load(L.GOVERNED)
-        shown = [
-            ElectronicSignature.from_dict({k: v for k, v in e.items() if k != "display"})
-            for e in governed["signatures"]
-        ]
+        shown = []
+        for index in range(len(_at(governed, L.GOVERNED, "signatures", kind=list))):
+            entry = _at(governed, L.GOVERNED, "signatures", index, kind=dict)
+            try:
+                shown.append(
+                    ElectronicSignature.from_dict(
+                        {k: v for k, v in entry.items() if k != "display"}
+                    )
+                )
+            except SamdopsError as exc:
+                raise VerificationError(f"{L.GOVERNED}: signatures[{index}]: {exc}") from None
         if [s.digest for s in shown] != [s.digest for s in history.signatures]:
             fail.append(f"{L.GOVERNED}: signatures differ from those in the audit entries")
         if governed.get("state") != history.state.value:
             fail.append(
-                f"{L.GOVERNED}: state {governed.get('state')!r}, but the audit entries give "
+                f"{L.GOVERNED}: state {_short(governed.get('state'))}, but the audit entries give "
                 f"{history.state.value!r}"
             )
 
     def card(fail: list[str]) -> None:
         card = load(L.CARD_JSON)
         governed = load(L.GOVERNED)
-        if card["identity"]["model_sha256"] != state["package"]["model_sha256"]:
+        if _at(card, L.CARD_JSON, "identity", "model_sha256") != state["package"]["model_sha256"]:
             fail.append(f"{L.CARD_JSON}: describes another model")
-        if card["integrity"]["record_sha256"] != record_digest(
-            json.loads((root / L.RECORD).read_bytes())
-        ):
+        record = package_json(root, L.RECORD)
+        if _at(card, L.CARD_JSON, "integrity", "record_sha256") != record_digest(record):
             fail.append(f"{L.CARD_JSON}: names another record")
-        names = [
-            (s["signer"], s["meaning"], s["signed_at"]) for s in card["integrity"]["signatures"]
-        ]
-        if names != [(s["signer"], s["meaning"], s["signed_at"]) for s in governed["signatures"]]:
+        names = _signature_names(L.CARD_JSON, card, "integrity", "signatures")
+        if names != _signature_names(L.GOVERNED, governed, "signatures"):
             fail.append(f"{L.CARD_JSON}: signatures differ from {L.GOVERNED}")
-        if (root / L.CARD_MD).read_text("utf-8") != render_markdown(card):
-            fail.append(f"{L.CARD_MD}: is not the rendering of {L.CARD_JSON}")
-        if (root / L.CARD_HTML).read_text("utf-8") != render_html(card):
-            fail.append(f"{L.CARD_HTML}: is not the rendering of {L.CARD_JSON}")
+        for rel, render in ((L.CARD_MD, render_markdown), (L.CARD_HTML, render_html)):
+            try:
+                rendered = render(card)
+            except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+                fail.append(f"{L.CARD_JSON}: is not a model card that can be rendered as {rel}")
+                continue
+            if package_text(root, rel) != rendered:
+                fail.append(f"{rel}: is not the rendering of {L.CARD_JSON}")
 
     run.step("package description and public keys", description)
     run.step(f"{MANIFEST_SIGNATURE} signature over {MANIFEST_FILE}", manifest_signature)
@@ -318,3 +378,21 @@ def _verify(root: Path, shown: Path, trusted: str | Path | None) -> VerifyReport
     return VerifyReport(
         shown, str(package.get("model")), str(package.get("model_sha256")), tuple(run.steps)
     )
+
+
+def _ran_spec(document: dict[str, Any]) -> Any:
+    """The pipeline spec digest the record's lineage names, if it names one."""
+    lineage = document.get("lineage") or {}
+    spec = _at(lineage, L.RECORD, kind=dict).get("pipeline_spec") or {}
+    return _at(spec, f"{L.RECORD} (lineage.pipeline_spec)", kind=dict).get("sha256")
+
+
+def _plain(text: str) -> str:
+    """``text`` as it is when short and printable, else quoted and shortened."""
+    return text if text.isprintable() and len(text) <= 80 else _short(text)
+
+
+def _short(value: Any) -> str:
+    """A value from a package document as it can be printed: escaped, at most 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

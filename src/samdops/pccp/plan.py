@@ -98,7 +98,7 @@ class Plan(_Frozen):
 
 def load_plan(path: str | Path) -> Plan:
     """Load and validate a PCCP YAML file; an invalid plan is a one-line ConfigError."""
-    return _parse(Plan, _read_yaml(Path(path)), str(path))
+    return _parse(Plan, _read_yaml(Path(path), "plan"), str(path))
 
 
 def parse_plan(data: object, source: str) -> Plan:

@@ -22,6 +22,7 @@ import pandas as pd
 from samdops._types import Array
 from samdops.atomic import atomic_write_text
 from samdops.clock import utc_now
+from samdops.config import load_contract
 from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
 from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
@@ -37,6 +38,7 @@ from samdops.monitoring.late_labels import SCORE, LateLabels
 from samdops.monitoring.report import html_report, markdown_summary
 from samdops.monitoring.scoring import MonitoredModel
 from samdops.monitoring.sources import read_source
+from samdops.monitoring.window_checks import check_key_columns, check_rows, contract_ranges
 from samdops.steps.artifacts import ArtifactLike, record, verified, verified_bytes
 from samdops.store.state import StateLocation, open_state
 
@@ -105,6 +107,7 @@ class MonitorOptions:
     backend: str = "scipy"
     model_ref: str = ""
     state: str = ""
+    contract: str = ""  # a data contract YAML whose ranges the window's values must keep
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> MonitorOptions:
@@ -153,6 +156,9 @@ def monitor_window(
     ``model`` is for callers that already hold the model; else ``options.model_ref`` is loaded.
     """
     o = options
+    check_key_columns(o.id_column, o.time_column, o.admission_column)
+    check_rows(ref, "the reference", o.id_column)
+    check_rows(cur, "the current window", o.id_column)
     known = known if known is not None else pd.DataFrame()
     model_id = ""
     state = open_state(o.state or None)
@@ -207,6 +213,9 @@ def monitor_window(
             name: cols for name, cols in spec.groups.items() if set(cols) <= set(features)
         },
         alert_threshold=None if model is None else float(model.baseline.threshold),
+        ranges=contract_ranges(
+            load_contract(o.contract) if o.contract else model.config.contract if model else None
+        ),
     )
     result = detector.fit(ref).predict(cur)
     performance: dict[str, Any] | None = None
