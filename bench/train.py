@@ -32,7 +32,7 @@ from samdops.config import default_config_path, load_config
 from samdops.steps.inprocess import run_training_in_process
 config = load_config(default_config_path())
 run_training_in_process(config, data=Path(config.data.path), data_sha256=config.data.sha256,
-                        home=Path(sys.argv[1]), workdir=Path(sys.argv[2]))
+                        state=Path(sys.argv[1]), workdir=Path(sys.argv[2]))
 """
 
 KINDS = ("kfp", "single", "floor", "floor+pandas", "floor+samdops", "define")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
+
+from samdops.audit.event import AuthMethod
+from samdops.cli import main
+from samdops.governance.launch import Launcher
 
 
 def samdops(
@@ -69,32 +75,43 @@ def create_users(
         assert changed.returncode == 0, changed.stderr
 
 
-@contextlib.contextmanager
-def acting_as(actor: str) -> Iterator[None]:
-    """Set ``$SAMDOPS_ACTOR`` (who started a run) for the duration."""
-    previous = os.environ.get("SAMDOPS_ACTOR")
-    os.environ["SAMDOPS_ACTOR"] = actor
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["SAMDOPS_ACTOR"]
-        else:
-            os.environ["SAMDOPS_ACTOR"] = previous
+def launch_as(state: Path | str, run: str, actor: str = "eve") -> None:
+    """Record that ``actor``, signed in, launched ``run`` at ``state``, as `samdops run` does
+    before a step starts (for tests that start a pipeline without the launcher)."""
+    from samdops.governance.launch import record_launch
+    from samdops.governance.service import GovernedRegistry
+
+    record_launch(GovernedRegistry(state, sinks=[]).audit, run, signed_in(actor), pipeline="test")
+
+
+def signed_in(actor: str = "eve") -> Launcher:
+    """``actor`` as the launcher `samdops run --user ACTOR` authenticates."""
+    return Launcher(actor, AuthMethod.PASSWORD)
 
 
 def train_pima(home: Path | str, workdir: Path, *, actor: str = "eve") -> None:
     """Train and register the Pima model in this process (the pipeline's steps, without KFP)
-    at the state location ``home`` (a directory or ``s3://BUCKET/PREFIX``)."""
+    at the state location ``home`` (a directory or ``s3://BUCKET/PREFIX``), launched by
+    ``actor``."""
     from samdops.config import default_config_path, load_config
     from samdops.steps.inprocess import run_training_in_process
     from tests.conftest import PIMA_CSV, PIMA_SHA256
 
-    with acting_as(actor):
-        run_training_in_process(
-            load_config(default_config_path()),
-            data=PIMA_CSV,
-            data_sha256=PIMA_SHA256,
-            state=home,
-            workdir=workdir,
-        )
+    run_training_in_process(
+        load_config(default_config_path()),
+        data=PIMA_CSV,
+        data_sha256=PIMA_SHA256,
+        state=home,
+        workdir=workdir,
+        launcher=signed_in(actor),
+    )
+
+
+def cli_in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str, *argv: str
+) -> tuple[int, str, str]:
+    """Run ``samdops ARGV`` in this process with ``stdin``; its status, stdout and stderr."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "samdops.commands.reproduce",
     "samdops.commands.simulate",
     "samdops.commands.monitor",
+    "samdops.commands.doctor",
 )
 
 

@@ -20,7 +20,6 @@ DOCKER_HOST_ENV = "DOCKER_HOST"  # the Docker API the container runner talks to 
 SIEM_ENV = "SAMDOPS_SIEM"
 TRANSIT_KEY_ENV = "SAMDOPS_TRANSIT_KEY"
 ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
-ACTOR_ENV = "SAMDOPS_ACTOR"  # the person who started the run (set by the CLI or the submitter)
 IMAGE_ENV = "SAMDOPS_COMPONENT_IMAGE"
 PIPELINE_ROOT_ENV = "SAMDOPS_PIPELINE_ROOT"
 KFP_HOST_ENV = "SAMDOPS_KFP_HOST"
@@ -131,11 +130,6 @@ def error_file() -> Path | None:
     """Where a step appends its one-line error record (set by the local launcher)."""
     value = _get(ERROR_FILE_ENV)
     return Path(value) if value else None
-
-
-def actor() -> str | None:
-    """The person who started the run, as the launcher passed it to the steps."""
-    return _get(ACTOR_ENV)
 
 
 def component_image_override() -> str | None:

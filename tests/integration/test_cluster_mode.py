@@ -27,7 +27,7 @@ from samdops.governance.service import GovernedRegistry
 from samdops.hospital.columns import LABEL_ARRIVAL
 from tests.conftest import PIMA_CSV
 from tests.integration.conftest import PREFIX, S3State
-from tests.integration.test_pccp_cycle import NAME, PLAN_FILE, release_under_plan
+from tests.integration.test_pccp_cycle import NAME, PLAN_FILE, PW, release_under_plan
 from tests.pima_like import pima_like
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -57,10 +57,12 @@ def test_the_cluster_flows_run_in_containers_sharing_only_s3_and_vault(
     started = time.monotonic()
     env = {**os.environ, **s3_state.env, "DOCKER_HOST": podman_api}
     flows: list[str] = []
+    eve = ("--user", "eve", "--password-stdin")  # signed in: the launcher of the run
 
-    def cli(*args: str, **extra: str) -> str:
+    def cli(*args: str, stdin: str = "", **extra: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "samdops.cli", *args],
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,
@@ -70,7 +72,7 @@ def test_the_cluster_flows_run_in_containers_sharing_only_s3_and_vault(
         assert done.returncode == 0, f"samdops {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    trained = cli("run", "train", "--runner", "container", SAMDOPS_ACTOR="eve")
+    trained = cli("run", "train", "--runner", "container")  # no users yet: the OS account
     assert f"registered {NAME}@1 (status registered)" in trained
     assert (
         "model sha256   sha256:9b70716bf008ea35eea8cad05a349817759746842553b3840d1908963710ff4f"
@@ -86,7 +88,7 @@ def test_the_cluster_flows_run_in_containers_sharing_only_s3_and_vault(
     pima_like(101).to_csv(new_data, index=False)
     retrained = cli(
         "run", "retrain", "--plan", NAME, "--data", str(new_data), "--runner", "container",
-        SAMDOPS_ACTOR="eve",
+        *eve, stdin=PW["eve"] + "\n",
     )  # fmt: skip
     assert f"PCCP pccp-{NAME}@1: candidate (retrain-new-data)" in retrained
     flows.append("retrain")
@@ -110,7 +112,7 @@ def test_the_cluster_flows_run_in_containers_sharing_only_s3_and_vault(
         "--window", "relabelled", "--model", f"{NAME}@1",
         "--id-column", "record_id", "--time-column", "", "--admission-column", "",
         "--categorical", "", "--retrain-plan", NAME, "--retrain-data", str(retrain_data),
-        SAMDOPS_ACTOR="eve",
+        *eve, stdin=PW["eve"] + "\n",
     )  # fmt: skip
     assert "alert: critical concept_drift" in monitored, monitored
     assert f"retrained: {NAME}@3 (candidate)" in monitored, monitored

@@ -20,7 +20,7 @@ from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import CATEGORICAL_SPEC, LABEL, LABEL_ARRIVAL
 from samdops.monitoring.audit_sink import ALERT_KIND, DRIFT_MONITOR_ACTOR
-from tests.cli_helpers import acting_as, samdops
+from tests.cli_helpers import launch_as, samdops, signed_in
 from tests.conftest import PIMA_CSV
 from tests.integration.test_pccp_cycle import (
     NAME,
@@ -107,10 +107,9 @@ def released_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from tests.cli_helpers import train_pima
 
     home = tmp_path_factory.mktemp("monitor-pccp") / "home"
-    with acting_as("eve"):
-        train_pima(home, home.parent / "w1")
-        release_under_plan(home, f"{NAME}@1", PLAN_FILE)
-        yield home
+    train_pima(home, home.parent / "w1")
+    release_under_plan(home, f"{NAME}@1", PLAN_FILE)
+    yield home
 
 
 def test_critical_alert_retrains_through_the_gate_and_releases_nothing(
@@ -133,7 +132,8 @@ def test_critical_alert_retrains_through_the_gate_and_releases_nothing(
     from samdops.pipelines.monitoring import monitoring_pipeline
 
     started = time.monotonic()
-    with acting_as("eve"), local_execution():
+    launch_as(home, "monitor-week-48")  # eve, signed in, starts the run
+    with local_execution():
         monitoring_pipeline(
             reference_path=str(PIMA_CSV),
             current_path=str(tmp_path / "window.csv"),
@@ -296,14 +296,14 @@ def sepsis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     home = tmp_path_factory.mktemp("sepsis") / "home"
     config = load_config(default_config_path().parent / "sepsis.yaml")
-    with acting_as("eve"):
-        run_training_in_process(
-            config,
-            data=REPO / "data" / "sepsis-reference.parquet",
-            data_sha256=None,
-            state=home,
-            workdir=home.parent / "work",
-        )
+    run_training_in_process(
+        config,
+        data=REPO / "data" / "sepsis-reference.parquet",
+        data_sha256=None,
+        state=home,
+        workdir=home.parent / "work",
+        launcher=signed_in("eve"),
+    )
     return home
 
 
@@ -481,7 +481,7 @@ def test_run_monitor_runs_the_pipeline_on_one_window(tmp_path: Path) -> None:
         "drift-monitor",
         "record-alerts",
     ]
-    assert "window 0004: DRIFT" in lines
+    assert "window 0004: data drift: DRIFT" in lines
     assert any(line.startswith("alert: critical data_drift: Lactate") for line in lines)
     assert len(_alerts(home)) == 1
     refused = samdops(home, "run", "monitor", "--reference", "r.parquet", "--current", "c.csv")

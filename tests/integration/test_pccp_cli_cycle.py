@@ -30,7 +30,7 @@ def test_train_release_retrain_release(tmp_path: Path) -> None:
     home = tmp_path / "home"
 
     def samdops(*args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = run_samdops(home, *args, stdin=stdin, env={"SAMDOPS_ACTOR": "eve"})
+        done = run_samdops(home, *args, stdin=stdin)
         if ok:
             assert done.returncode == 0, done.stdout + done.stderr
         return done
@@ -93,6 +93,10 @@ def test_train_release_retrain_release(tmp_path: Path) -> None:
         "pima-diabetes-onset",
         "--data",
         str(write_pima_like(tmp_path / "a.csv", 7)),
+        "--user",
+        "eve",
+        "--password-stdin",
+        stdin=PW["eve"] + "\n",
         ok=False,
     )
     assert unsigned.returncode == 2
@@ -112,6 +116,10 @@ def test_train_release_retrain_release(tmp_path: Path) -> None:
         "pima-diabetes-onset",
         "--data",
         str(write_pima_like(tmp_path / "new.csv", 101)),
+        "--user",
+        "eve",
+        "--password-stdin",
+        stdin=PW["eve"] + "\n",
     )
     assert "  pccp-gate  ok" in retrained.stdout
     assert "PCCP pccp-pima-diabetes-onset@1: candidate (retrain-new-data)" in retrained.stdout

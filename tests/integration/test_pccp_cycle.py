@@ -20,7 +20,7 @@ from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning
 from samdops.pccp.plans import plan_in_force, register_plan
 from samdops.steps.inprocess import run_training_in_process
-from tests.cli_helpers import acting_as, train_pima
+from tests.cli_helpers import signed_in, train_pima
 from tests.pima_like import pima_like
 
 PLAN_FILE = default_config_path().parent / "pima-pccp.yaml"
@@ -67,10 +67,9 @@ def release_under_plan(state: Path | str, model: str, plan_file: Path) -> None:
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """v1 trained, approved and released; the PCCP registered, reviewed and approved."""
     home = tmp_path_factory.mktemp("pccp") / "home"
-    with acting_as("eve"):  # the retrains below are eve's too
-        train_pima(home, home.parent / "w1")
-        release_under_plan(home, f"{NAME}@1", PLAN_FILE)
-        yield home
+    train_pima(home, home.parent / "w1")
+    release_under_plan(home, f"{NAME}@1", PLAN_FILE)
+    yield home
 
 
 def _retrain(
@@ -80,7 +79,13 @@ def _retrain(
     frame.to_csv(data, index=False)
     config = config or load_config(default_config_path())
     return run_training_in_process(
-        config, data=data, data_sha256=None, state=home, workdir=tmp_path / "work", plan=plan
+        config,
+        data=data,
+        data_sha256=None,
+        state=home,
+        workdir=tmp_path / "work",
+        plan=plan,
+        launcher=signed_in("eve"),  # the retrains are eve's too
     )
 
 

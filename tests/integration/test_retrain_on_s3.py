@@ -13,7 +13,7 @@ import pytest
 from samdops.config import default_config_path, load_config
 from samdops.launch.local_run import run_training
 from samdops.store.state import open_state
-from tests.cli_helpers import acting_as, train_pima
+from tests.cli_helpers import signed_in, train_pima
 from tests.integration.conftest import S3State
 from tests.integration.test_pccp_cycle import NAME, PLAN_FILE, release_under_plan
 from tests.pima_like import pima_like
@@ -27,17 +27,17 @@ def test_retraining_gate_reads_the_released_model_from_s3(
 ) -> None:
     data = tmp_path / "new.csv"
     pima_like(101).to_csv(data, index=False)
-    with acting_as("eve"):
-        train_pima(s3_state.location, tmp_path / "w1")
-        release_under_plan(s3_state.location, f"{NAME}@1", PLAN_FILE)
-        result = run_training(
-            load_config(default_config_path()),
-            data=data,
-            data_sha256=None,
-            home=s3_state.home,
-            progress=lambda _line: None,
-            plan=NAME,
-        )
+    train_pima(s3_state.location, tmp_path / "w1")
+    release_under_plan(s3_state.location, f"{NAME}@1", PLAN_FILE)
+    result = run_training(
+        load_config(default_config_path()),
+        data=data,
+        data_sha256=None,
+        home=s3_state.home,
+        progress=lambda _line: None,
+        plan=NAME,
+        launcher=signed_in("eve"),
+    )
     change = result.record.document["pccp"]
     assert (change["outcome"], change["modification"]) == ("candidate", "retrain-new-data")
     store_uri = f"{s3_state.location}/store/sha256/"

@@ -21,7 +21,7 @@ from samdops.hospital import get_scenario, simulate_hospital
 from samdops.hospital.columns import LABEL
 from samdops.monitoring.audit_sink import ALERT_KIND
 from samdops.sepsis.reference import COLUMNS
-from tests.cli_helpers import acting_as, samdops
+from tests.cli_helpers import launch_as, samdops, signed_in
 from tests.conftest import REPO
 from tests.integration.test_pccp_cycle import release_under_plan
 
@@ -45,12 +45,16 @@ def released_home(
     from samdops.steps.inprocess import run_training_in_process
 
     home = tmp_path_factory.mktemp("sepsis-pccp") / "home"
-    with acting_as("eve"):
-        run_training_in_process(
-            config, data=REFERENCE, data_sha256=None, state=home, workdir=home.parent / "w1"
-        )
-        release_under_plan(home, f"{NAME}@1", PLAN_FILE)
-        yield home
+    run_training_in_process(
+        config,
+        data=REFERENCE,
+        data_sha256=None,
+        state=home,
+        workdir=home.parent / "w1",
+        launcher=signed_in("eve"),
+    )
+    release_under_plan(home, f"{NAME}@1", PLAN_FILE)
+    yield home
 
 
 def _alerts(home: Path) -> list[dict[str, Any]]:
@@ -82,7 +86,8 @@ def test_lactate_scale_error_retrains_the_sepsis_model_to_a_candidate_and_releas
     from samdops.pipelines.monitoring import monitoring_pipeline
 
     started = time.monotonic()
-    with acting_as("eve"), local_execution():
+    launch_as(home, "monitor-sepsis-0004")  # eve, signed in, starts the run
+    with local_execution():
         monitoring_pipeline(
             reference_path=str(REFERENCE),
             current_path=str(tmp_path / "day_{window}.parquet"),

@@ -67,3 +67,14 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     with pytest.raises(KeyError, match="a defect"):
         cli.main(["registry", "list"])
+
+
+def test_a_directory_given_as_data_is_called_a_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, err = _run(
+        capsys, "run", "train", "--home", str(tmp_path / "home"), "--data", str(tmp_path)
+    )
+    assert status == 2
+    assert err == f"samdops: error: input file {tmp_path} is a directory; give a file\n"
+    assert not (tmp_path / "home" / "runs").exists()  # refused before anything was written

@@ -27,7 +27,6 @@ HOST_VARS = {
     "SAMDOPS_LOCK_SHA256": "f" * 64,
 }
 STEP_VARS = {
-    "SAMDOPS_ACTOR": "os:alice",
     "SAMDOPS_SIEM": "http://127.0.0.1:9000/events",
     "SAMDOPS_S3_ENDPOINT": "http://127.0.0.1:9001",
     "SAMDOPS_STATE": "s3://records/samdops",
@@ -57,7 +56,7 @@ def test_every_host_only_name_is_a_samdops_setting() -> None:
 
 
 def test_empty_variables_count_as_unset(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("SAMDOPS_ACTOR", "")
+    clean_env.setenv("SAMDOPS_SIEM", "")
     clean_env.setenv("VAULT_ADDR", "")
     assert step_environment() == {}
 

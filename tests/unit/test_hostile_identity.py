@@ -7,7 +7,6 @@ reasons holding control characters are refused, and stored ones are escaped when
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
@@ -29,6 +28,7 @@ from samdops.governance.service import GovernedRegistry
 from samdops.governance.signatures import Meaning, sign_record
 from samdops.governance.text import check_text, escaped
 from samdops.package.card import render_html, render_markdown
+from tests.cli_helpers import cli_in_process as _cli
 
 PW = {
     "admin": "admin-password-1",
@@ -80,15 +80,6 @@ def _record_file(home: Path, user: str, gov: GovernedRegistry) -> Path:
     path = home / "identity" / "users" / user / f"{str(digest).removeprefix('sha256:')}.json"
     os.chmod(path, stat.S_IMODE(path.stat().st_mode) | stat.S_IWUSR)
     return path
-
-
-def _cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str, *argv: str
-) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 # -- an edited directory is refused, naming the user --------------------------------------------

@@ -78,9 +78,9 @@ def governed_log(home: Path, sizes: tuple[int, ...] = (12, 15)) -> AuditLog:
     """A log checkpointed at each of ``sizes``, with the sinks the governed registry uses."""
     log = AuditLog.open(home / "audit", signer=signer(home), sinks=sinks_from_env())
     for size in sizes:
-        while len(log) < size:
-            log.append(draft(len(log)))
-        log.checkpoint()
+        with log.covered():  # one checkpoint at ``size``
+            while len(log) < size:
+                log.append(draft(len(log)))
     return log
 
 
@@ -218,9 +218,9 @@ def test_a_rewrite_re_signed_with_the_stolen_local_key_is_caught(
     root = root_at(genuine, 6)
     roll_back(home, 0, (6,))
     forged = AuditLog.open(home / "audit", signer=signer(home))  # no sinks: done by hand
-    for i in range(6):
-        forged.append(draft(i, to="released"))
-    forged.checkpoint()
+    with forged.covered():
+        for i in range(6):
+            forged.append(draft(i, to="released"))
     assert forged.verify(signer(home).public_key_pem()).size == 6  # self-consistent
     status, _, err = verify(capsys, home)
     assert status == 2

@@ -167,7 +167,8 @@ def test_events_and_checkpoints_arrive_over_tcp(
     sink = SyslogSink("127.0.0.1", port, "tcp", hostname="samdops-test")
     signer = LocalEd25519Signer.load_or_create(tmp_path / "key.pem")
     log = AuditLog.open(tmp_path / "audit", signer=signer, sinks=[sink])
-    records = [log.append(make_draft(reason=f"r{i}\nx")) for i in range(3)]
+    with log.covered():  # one checkpoint after the three
+        records = [log.append(make_draft(reason=f"r{i}\nx")) for i in range(3)]
     checkpoint = log.checkpoint()
     sink.close()
     frames: list[bytes] = tcp_listener.frames  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from samdops.audit.log import AuditLog
 from samdops.audit.merkle import verify_inclusion
 from samdops.clock import utc_timestamp
 from samdops.errors import AuditError, AuditVerificationError, CheckpointInvalid, VerificationError
+from samdops.governance.text import escaped
 
 CHECKPOINT_FILE = "checkpoint.note"
 JSONL_FILE = "audit.jsonl"
@@ -136,7 +137,8 @@ def _check_line(index: int, line: Mapping[str, Any], checkpoint: Checkpoint) -> 
 
 
 def render_report(records: list[AuditRecord], checkpoint: Checkpoint) -> str:
-    """The human-readable audit report."""
+    """The human-readable audit report; every stored value is escaped, so that no name, reason
+    or detail can forge a line or hide text with a control character."""
     out = [
         "samdops audit trail",
         f"log:         {checkpoint.origin}",
@@ -149,20 +151,22 @@ def render_report(records: list[AuditRecord], checkpoint: Checkpoint) -> str:
     ]
     for r in records:
         e = r.event
-        out.append(f"#{r.seq}  {e.time}  {e.action.value.upper()}  {e.target}  -> {e.outcome}")
-        out.append(f"    actor:  {e.actor.id} (authenticated by {e.actor.auth.value})")
-        out.append(f"    source: {e.source.kind.value} {e.source.ref}")
+        target = escaped(str(e.target))
+        out.append(f"#{r.seq}  {e.time}  {e.action.value.upper()}  {target}  -> {e.outcome}")
+        out.append(f"    actor:  {escaped(e.actor.id)} (authenticated by {e.actor.auth.value})")
+        out.append(f"    source: {e.source.kind.value} {escaped(e.source.ref)}")
         if e.reason is not None:
-            out.append(f"    reason: {e.reason}")
+            out.append(f"    reason: {escaped(e.reason)}")
         out.append(f"    value:  {e.prev_hash or '-'} -> {e.new_hash or '-'}")
         details = e.detail_map()
         if e.action == Action.SIGN and "sig.name" in details:  # shown as signed (ES-01)
-            out.append(
-                f"    signature: {details['sig.name']} ({details.get('sig.signer')}), "
+            signature = (
+                f"{details['sig.name']} ({details.get('sig.signer')}), "
                 f"{details.get('sig.signed_at')}, {details.get('meaning')}"
             )
-        for key, value in e.detail_map().items():
-            out.append(f"    {key}: {value}")
+            out.append(f"    signature: {escaped(signature)}")
+        for key, value in details.items():
+            out.append(f"    {escaped(key)}: {escaped(value)}")
         out.append(f"    event {e.id}, entry {r.digest}")
     return "\n".join(out) + "\n"
 

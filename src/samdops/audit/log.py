@@ -21,6 +21,19 @@ event and retries at ``n + 1``; ``append`` returns only after its own create suc
 entry is lost. Event times are stamped per attempt, so they increase per writer but may
 interleave slightly across writers.
 
+Coverage (AT-11). An entry is tamper-evident only once a signed checkpoint covers it: an entry
+after the latest checkpoint could be deleted without a trace. So, on a log with a signer, every
+:meth:`AuditLog.append` ends with a checkpoint covering it, and inside ``with log.covered():``
+the appends of one operation end with a single checkpoint when the block exits (also when it
+raises). A process killed between an append and its checkpoint leaves uncovered entries;
+:meth:`AuditLog.recover` (called by every writer before it changes anything) audits that it found
+them and signs the checkpoint that covers them. A log without a signer (a bare log in a tool or
+a test) appends uncovered entries; checkpoint it explicitly.
+
+Conditional appends. :meth:`AuditLog.append_if` builds the draft from the log as it is at the
+commit point (``make`` sees every entry before the new one, and is asked again after a lost
+race), so "append unless the log already says so" is atomic across writers.
+
 SIEM. After the durable append, each :class:`~samdops.audit.siem.EventSink` receives the record.
 A sink failure is logged, kept in :attr:`AuditLog.sink_failures` and never affects the entry;
 :meth:`AuditLog.replay` resends from the log, which stays the source of truth.
@@ -28,15 +41,24 @@ A sink failure is logged, kept in :attr:`AuditLog.sink_failures` and never affec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from samdops.audit.checkpoint import Checkpoint, sign_checkpoint
 from samdops.audit.entry import GENESIS, AuditRecord, decode_entry, encode_entry
-from samdops.audit.event import EventDraft
+from samdops.audit.event import (
+    Action,
+    Actor,
+    AuthMethod,
+    EventDraft,
+    Source,
+    SourceKind,
+    Target,
+)
 from samdops.audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from samdops.audit.siem import EventSink
 from samdops.audit.signer import Signer
@@ -47,6 +69,8 @@ from samdops.settings import samdops_home
 
 _log = logging.getLogger("samdops.audit")
 MAX_APPEND_ATTEMPTS = 10_000
+RECOVERY_ACTOR = "svc:samdops"  # the recovery a writer makes on behalf of an interrupted one
+RECOVERY_KIND = "audit-recovery"
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,7 @@ class AuditLog:
         self._records: list[AuditRecord] = []
         self._checked_gaps = False
         self._lock = threading.Lock()
+        self._batch = threading.local()  # depth of ``covered()`` blocks in this thread
 
     @classmethod
     def open(
@@ -106,13 +131,33 @@ class AuditLog:
     def append(self, draft: EventDraft) -> AuditRecord:
         """Stamp ``draft`` and store it durably; return the record or raise :class:`AuditError`.
 
-        The action the event records must run only after this returns (AT-11).
+        The action the event records must run only after this returns (AT-11). With a signer,
+        the entry is covered by a signed checkpoint before this returns (or, inside
+        :meth:`covered`, when the block exits); if that checkpoint fails the entry is durable but
+        uncovered, this raises, and the next writer's :meth:`recover` covers it.
         """
         if not isinstance(draft, EventDraft):
             raise AuditError(f"append takes an EventDraft; got {type(draft).__name__}")
+        record = self.append_if(lambda _records: draft)
+        assert record is not None  # make never declines
+        return record
+
+    def append_if(
+        self, make: Callable[[Sequence[AuditRecord]], EventDraft | None]
+    ) -> AuditRecord | None:
+        """Append ``make(entries)`` unless it is ``None``; return the record or ``None``.
+
+        ``make`` sees every entry before the position the new one takes, and is called again
+        after a lost race, so its decision holds at the commit point.
+        """
         with self._lock:
             self._sync()
             for _ in range(MAX_APPEND_ATTEMPTS):
+                draft = make(self._records)
+                if draft is None:
+                    return None
+                if not isinstance(draft, EventDraft):
+                    raise AuditError(f"append takes an EventDraft; got {type(draft).__name__}")
                 seq = len(self._records)
                 prev = self._records[-1].digest if self._records else GENESIS
                 event = draft.stamp()
@@ -126,7 +171,67 @@ class AuditLog:
             else:
                 raise AuditError(f"gave up appending after {MAX_APPEND_ATTEMPTS} lost races")
         self._fan_out(record)
+        if self.signer is not None and not self._depth():
+            self.checkpoint()
         return record
+
+    @contextlib.contextmanager
+    def covered(self) -> Iterator[None]:
+        """Appends in this block end with one checkpoint covering them, when the block exits.
+
+        The checkpoint is signed also when the block raises (a refused attempt is audited, then
+        raised); if it cannot be, the block's own error is raised with a note saying so.
+        """
+        depth = self._depth()
+        self._batch.depth = depth + 1
+        start = len(self)
+        try:
+            yield
+        except BaseException as exc:
+            self._batch.depth = depth
+            if not depth and self.signer is not None and len(self) > start:
+                try:
+                    self.checkpoint()
+                except Exception as failure:
+                    exc.add_note(f"and the audit entries it wrote are not checkpointed: {failure}")
+            raise
+        self._batch.depth = depth
+        if not depth and self.signer is not None and len(self) > start:
+            self.checkpoint()
+
+    def uncovered(self) -> range:
+        """The entries after the latest stored checkpoint; raise if a checkpoint is larger."""
+        size = len(self)
+        sizes = self.store.checkpoint_sizes()
+        covered = max(sizes, default=0)
+        if covered > size:
+            raise AuditError(
+                f"the audit log has {size} entries but a checkpoint covers {covered}: entries "
+                "were deleted; refusing to write (run `samdops audit verify`)"
+            )
+        return range(covered, size)
+
+    def recover(self) -> Checkpoint | None:
+        """Cover what an interrupted writer left uncovered; return the new checkpoint, if any.
+
+        Entries after the latest checkpoint (a writer was killed between an append and its
+        checkpoint, or is still between them) are recorded in an ``audit-recovery`` event, and
+        one checkpoint covers them and it. Without a signer, inside :meth:`covered`, or with
+        nothing uncovered, nothing is written.
+        """
+        if self.signer is None or self._depth():
+            return None  # inside covered(), the entries after the checkpoint are this block's
+        pending = self.uncovered()
+        if not pending:
+            return None
+        with self.covered():
+            recorded = self.append_if(lambda records: _recovery_draft(records, self.store))
+        return None if recorded is None else self.latest_checkpoint()
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The stored checkpoint of the largest size (not verified)."""
+        stored = self.checkpoints()
+        return stored[-1] if stored else None
 
     def checkpoint(self) -> Checkpoint:
         """Sign and store a checkpoint of the current size; return it (or the one stored first).
@@ -290,6 +395,11 @@ class AuditLog:
                 )
             self._add(record)
 
+    def _depth(self) -> int:
+        """How many :meth:`covered` blocks this thread is in."""
+        depth: int = getattr(self._batch, "depth", 0)
+        return depth
+
     def _add(self, record: AuditRecord) -> None:
         self._records.append(record)
         self._tree.append(record.leaf_hash)
@@ -305,6 +415,29 @@ class AuditLog:
         failure = SinkFailure(seq, repr(sink), f"{type(exc).__name__}: {exc}")
         self.sink_failures.append(failure)
         _log.error("audit entry %d is durable but %s failed: %s", seq, sink, failure.error)
+
+
+def _recovery_draft(records: Sequence[AuditRecord], store: EntryStore) -> EventDraft | None:
+    """The event of a recovery of the entries after the latest checkpoint (``None``: none)."""
+    start = max(store.checkpoint_sizes(), default=0)
+    if start >= len(records):
+        return None  # another writer covered them meanwhile
+    last = records[-1]
+    return EventDraft(
+        actor=Actor(RECOVERY_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
+        action=Action.CREATE,
+        target=Target("audit-log", str(len(records))),
+        source=Source(SourceKind.CLI, "recovery"),
+        reason="entries were appended but not covered by a signed checkpoint",
+        details={
+            "kind": RECOVERY_KIND,
+            "uncovered_from": str(start),
+            "uncovered_to": str(last.seq),
+            "last_digest": last.digest,
+            "why": "a writer stopped (or is still running) between an append and its "
+            "checkpoint; this entry and the checkpoint after it cover those entries",
+        },
+    )
 
 
 def _stored_leaf(index: int, data: bytes) -> bytes:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from samdops.errors import AuthenticationFailed
+
+if TYPE_CHECKING:
+    from samdops.governance.launch import Launcher
 
 
 def add_password_args(parser: argparse.ArgumentParser) -> None:
@@ -29,3 +33,31 @@ def read_password(args: argparse.Namespace, prompt: str = "password: ") -> str:
     if not line:
         raise AuthenticationFailed("an empty password was given")
     return line
+
+
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """``--user`` and ``--password-stdin`` for who launches a run (its trainer)."""
+    parser.add_argument(
+        "--user",
+        help="your user id: you sign in and are recorded as who launched the run (required "
+        "once the state location has users; without users, the OS account is recorded)",
+    )
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of a prompt",
+    )
+
+
+def launcher_from(args: argparse.Namespace, location: str, *, registers: bool) -> Launcher | None:
+    """The launcher of ``--user``, signed in against the users at ``location`` (a role must grant
+    registering a model when the run ``registers`` one), or None when no ``--user`` is given."""
+    if not args.user:
+        return None
+    from samdops.governance.identity import UserDirectory
+    from samdops.governance.launch import sign_in
+    from samdops.governance.roles import Permission
+
+    directory = UserDirectory(location)
+    permission = Permission.REGISTER_MODEL if registers else Permission.READ_REGISTRY
+    return sign_in(directory, args.user, read_password(args), permission=permission)

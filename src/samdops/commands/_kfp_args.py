@@ -8,6 +8,7 @@ from typing import Any
 
 from samdops import settings
 from samdops.cluster.kube import RUN_SERVICE_ACCOUNT
+from samdops.commands._auth import add_launcher_args, launcher_from
 from samdops.settings import KFP_HOST_ENV as HOST_ENV
 
 
@@ -42,6 +43,7 @@ def add_target_arguments(parser: Any) -> None:
         help="training config YAML for the pipeline's `config` parameter, validated and sent as "
         "canonical JSON (default: the built-in config, as `samdops run train`)",
     )
+    add_launcher_args(parser)  # who submits: recorded with the run's `state` as its launcher
 
 
 def run_arguments(package: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -60,6 +62,31 @@ def run_arguments(package: Any, args: argparse.Namespace) -> dict[str, Any]:
         pairs.append(f"config={load_config(args.config or default_config_path()).to_json()}")
     arguments: dict[str, Any] = package.arguments(pairs)
     return arguments
+
+
+def record_submitter(
+    args: argparse.Namespace, package: Any, arguments: dict[str, Any], run: str
+) -> str | None:
+    """With ``--user``: sign the person in against the users at the run's state location and
+    record them as who launched run ``run`` (bound through its ``run`` parameter), so the run is
+    trained by the service account on their behalf. Returns their id; None without ``--user``
+    (the service account alone)."""
+    from samdops.errors import ConfigError
+    from samdops.governance.launch import record_launch
+    from samdops.governance.service import GovernedRegistry
+
+    if not args.user:
+        return None
+    if "run" not in package.parameters:
+        raise ConfigError(f"{package.name} has no `run` parameter to bind its launcher to")
+    run = str(arguments.setdefault("run", run))
+    location = settings.state_location(str(arguments.get("state") or "") or None)
+    registers = package.name != "samdops-monitoring" or bool(arguments.get("retrain_plan_id"))
+    launcher = launcher_from(args, location, registers=registers)
+    if launcher is None:  # not reached: --user was given
+        return None
+    record_launch(GovernedRegistry(location).audit, run, launcher, pipeline=package.name)
+    return launcher.id
 
 
 def target_from(args: argparse.Namespace) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from samdops import settings
+from samdops.commands._auth import add_launcher_args, launcher_from
 from samdops.commands.run_monitor import add_monitor_parser
 from samdops.config import load_config, resolve_config_path
 from samdops.settings import samdops_home
@@ -67,6 +68,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="each step a subprocess (default) or a container of the component image (needs "
         "DOCKER_HOST, `make images` and an s3:// state location), as in the cluster",
     )
+    add_launcher_args(parser)
 
 
 def _line(text: str) -> None:
@@ -83,9 +85,11 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         data, digest = Path(config.data.path), args.data_sha256 or config.data.sha256
     home = samdops_home(args.home)
+    location = settings.state_location(args.state or None, home)
+    launcher = launcher_from(args, location, registers=True)  # before anything runs
     what = "retraining" if getattr(args, "plan", "") else "training"
     _line(f"samdops: {what} {config.name} on {data} through kfp.local ({args.runner} steps)")
-    _line(f"  config {config_path}; state {settings.state_location(args.state or None, home)}")
+    _line(f"  config {config_path}; state {location}")
     plan = getattr(args, "plan", "") or ""
     result = run_training(
         config,
@@ -96,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         state=args.state,
         plan=plan,
         runner=args.runner,
+        launcher=launcher,
     )
     record = result.record.document
     _print_summary(record, result.location, result.run_dir, result.log_path, result.seconds)

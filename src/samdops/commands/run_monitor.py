@@ -58,6 +58,8 @@ def add_monitor_parser(
 
 
 def run_monitor(args: argparse.Namespace) -> int:
+    from samdops import settings
+    from samdops.commands._auth import launcher_from
     from samdops.config import load_config, resolve_config_path
     from samdops.errors import ConfigError
     from samdops.governance.records import Registry
@@ -70,17 +72,21 @@ def run_monitor(args: argparse.Namespace) -> int:
         if args.retrain_data is None:
             raise ConfigError("--retrain-plan needs --retrain-data, the data to retrain on")
         config = load_config(resolve_config_path(args.retrain_config))
+    home = samdops_home(args.home)
+    location = settings.state_location(args.state or None, home)
+    launcher = launcher_from(args, location, registers=bool(args.retrain_plan))
     result = run_monitoring(
         reference=args.reference,
         current=args.current,
         labels=args.labels,
         window=args.window,
-        home=samdops_home(args.home),
+        home=home,
         state=args.state,
         progress=lambda line: print(line, flush=True),
         runner=args.runner,
         retrain_config=config,
         retrain_data=args.retrain_data,
+        launcher=launcher,
         **options,
     )
     findings = result.findings

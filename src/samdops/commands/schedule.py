@@ -8,6 +8,7 @@ from typing import Any
 from samdops.commands._kfp_args import (
     add_target_arguments,
     print_created,
+    record_submitter,
     run_arguments,
     target_from,
 )
@@ -39,7 +40,11 @@ def schedule_command(args: argparse.Namespace) -> int:
     package = Package.load(args.pipeline)
     arguments = run_arguments(package, args)
     name = args.name or f"{package.name}-schedule"
-    created = schedule(package, arguments, target_from(args), name, cron, replace=args.replace)
+    target = target_from(args)
+    submitter = record_submitter(args, package, arguments, name)  # each run is on their behalf
+    created = schedule(package, arguments, target, name, cron, replace=args.replace)
     print_created(created, args.host)
+    if submitter:
+        print(f"scheduled by {submitter}, run by service account {target.service_account}")
     print(f"schedule: cron '{cron}' (seconds first), max concurrency 1, no catch-up")
     return 0

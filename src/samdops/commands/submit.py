@@ -8,6 +8,7 @@ from typing import Any
 from samdops.commands._kfp_args import (
     add_target_arguments,
     print_created,
+    record_submitter,
     run_arguments,
     target_from,
 )
@@ -32,6 +33,10 @@ def submit_command(args: argparse.Namespace) -> int:
     package = Package.load(args.pipeline)
     arguments = run_arguments(package, args)
     run_name = args.run_name or new_run_name(package.name)
-    created = submit(package, arguments, target_from(args), run_name)
+    target = target_from(args)
+    submitter = record_submitter(args, package, arguments, run_name)  # before the run starts
+    created = submit(package, arguments, target, run_name)
     print_created(created, args.host)
+    if submitter:
+        print(f"launched by {submitter}, run by service account {target.service_account}")
     return 0

@@ -46,9 +46,16 @@ def register(subparsers: Any) -> None:
     add_password_args(reset)
     reset.set_defaults(func=reset_password)
 
+    disable = commands.add_parser(
+        "disable", help="disable a user for good (the id stays taken; yours on stdin)"
+    )
+    disable.add_argument("id")
+    add_password_args(disable)
+    disable.set_defaults(func=disable_user)
+
     listing = commands.add_parser("list", help="list users and their roles")
     listing.set_defaults(func=list_users)
-    for parser in (boot, add, passwd, reset, listing):
+    for parser in (boot, add, passwd, reset, disable, listing):
         add_state_argument(parser)
 
 
@@ -100,6 +107,15 @@ def reset_password(args: argparse.Namespace) -> int:
         f"temporary password set for {args.id}; it only serves to choose a new one with "
         f"`samdops users passwd --user {args.id}`"
     )
+    return 0
+
+
+def disable_user(args: argparse.Namespace) -> int:
+    check_user_id(args.id)
+    directory = UserDirectory(args.state or None)
+    admin = directory.authenticate(args.user, read_password(args, "your password: "))
+    directory.disable(admin, args.id)
+    print(f"disabled {args.id}; the id is never reused")
     return 0
 
 

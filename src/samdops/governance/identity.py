@@ -31,13 +31,14 @@ that lost stays in the log with no effect.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -71,6 +72,9 @@ USER_EVENT_KIND = "user"  # the ``kind`` detail of every user-directory event
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _USERS = "identity/users"
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:-]{0,63}$")
+SERVICE_PREFIX = "svc:"  # the platform's service accounts (svc:samdops-pipeline, ...)
+OS_PREFIX = "os:"  # operating-system accounts that launched a run (:mod:`.launch`)
+RESERVED_PREFIXES = (SERVICE_PREFIX, OS_PREFIX)
 _T = TypeVar("_T")
 Users = dict[str, dict[str, Any]]
 
@@ -152,8 +156,14 @@ def check_user_id(user_id: str) -> str:
 
 
 def check_new_user(user_id: str, name: str) -> None:
-    """Raise unless ``user_id`` is a valid id and ``name`` a printed name (ES-01)."""
+    """Raise unless ``user_id`` is a valid id, not reserved, and ``name`` a printed name (ES-01)."""
     check_user_id(user_id)
+    reserved = next((p for p in RESERVED_PREFIXES if user_id.lower().startswith(p)), None)
+    if reserved is not None:
+        raise ConfigError(
+            f"user id {quoted(user_id)} starts with {reserved!r}, which is reserved for service "
+            f"and OS accounts ({', '.join(RESERVED_PREFIXES)}); choose another id"
+        )
     if not name.strip():
         raise ConfigError("a user needs a printed name for signatures (ES-01)")
     check_text("printed name", name.strip(), max_length=MAX_NAME_LENGTH)
@@ -237,7 +247,6 @@ class UserDirectory:
         self._documents = self._state.documents
         sinks = [sink_from_url(url) for url in settings.siem_destinations()]
         self.audit = audit or AuditLog(state_entry_store(self._state), sinks=sinks)
-        self._unsigned = False  # entries appended here since the last checkpoint
 
     def __repr__(self) -> str:
         return f"UserDirectory({self._documents.location!r})"
@@ -333,7 +342,6 @@ class UserDirectory:
                 details=details,
             )
         )
-        self._unsigned = True
         applied = user_versions(self.audit.entries(0, record.seq + 1)).get(user_id)
         return applied is not None and applied.seq == record.seq
 
@@ -342,12 +350,14 @@ class UserDirectory:
         if self.audit.signer is None:
             self.audit.signer = platform_signer(self._state, AUDIT_KEY_NAME)
 
-    def _checkpoint(self) -> None:
-        """Sign a checkpoint over what this directory appended, if anything."""
-        if self._unsigned:
-            self._unsigned = False
-            self._can_sign()
-            self.audit.checkpoint()
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """A change: the log can sign and is recovered first; what it appends is checkpointed
+        before it returns or raises (:meth:`AuditLog.covered`)."""
+        self._can_sign()
+        self.audit.recover()
+        with self.audit.covered():
+            yield
 
     def _admin_change(
         self,
@@ -358,15 +368,13 @@ class UserDirectory:
     ) -> _T:
         """A change by a user administrator; a refusal is audited as denied."""
         actor = Actor(admin.user.id, AuthMethod.PASSWORD)
-        self._can_sign()
-        try:
-            require(admin.user.id, admin.user.roles, Permission.MANAGE_USERS)
-            return self._transact(user_id, actor, change)
-        except AccessDenied as exc:
-            self._denied(actor, action, user_target(user_id, 0), "samdops users", exc)
-            raise
-        finally:
-            self._checkpoint()
+        with self._changing():
+            try:
+                require(admin.user.id, admin.user.roles, Permission.MANAGE_USERS)
+                return self._transact(user_id, actor, change)
+            except AccessDenied as exc:
+                self._denied(actor, action, user_target(user_id, 0), "samdops users", exc)
+                raise
 
     def _denied(
         self, actor: Actor, action: Action, target: AuditTarget, source: str, exc: Exception
@@ -383,7 +391,6 @@ class UserDirectory:
                 details={"error": str(exc)},
             )
         )
-        self._unsigned = True
 
     def bootstrap_admin(self, user_id: str, name: str, password: str) -> User:
         """Create the first user administrator; refused once any user exists."""
@@ -398,14 +405,12 @@ class UserDirectory:
 
         check_user_id(user_id)
         actor = Actor(user_id, AuthMethod.LOCAL_OS_USER)
-        self._can_sign()
-        try:
-            return self._transact(user_id, actor, change)
-        except AccessDenied as exc:
-            self._denied(actor, Action.CREATE, user_target(user_id, 0), "samdops users", exc)
-            raise
-        finally:
-            self._checkpoint()
+        with self._changing():
+            try:
+                return self._transact(user_id, actor, change)
+            except AccessDenied as exc:
+                self._denied(actor, Action.CREATE, user_target(user_id, 0), "samdops users", exc)
+                raise
 
     def add(
         self,
@@ -470,7 +475,6 @@ class UserDirectory:
         """
         check_user_id(user_id)
         actor = Actor(user_id, AuthMethod.PASSWORD)
-        self._can_sign()
 
         def change(users: Users) -> Authenticated:
             entry = users.get(user_id)
@@ -492,19 +496,18 @@ class UserDirectory:
             entry["failed_attempts"] = 0
             return Authenticated(_user(entry), "password")
 
-        try:
-            who = self._transact(user_id, actor, change)
-            if who.user.must_change_password and not temporary_ok:
-                raise AccessDenied(
-                    f"{user_id} still has a temporary password set by an administrator; choose "
-                    f"your own with `samdops users passwd --user {user_id}` first"
-                )
-        except (AuthenticationFailed, AccessDenied) as exc:
-            where = target or user_target(user_id, 0)
-            self._denied(actor, Action.SIGNING_FAILURE, where, source, exc)
-            raise
-        finally:
-            self._checkpoint()
+        with self._changing():
+            try:
+                who = self._transact(user_id, actor, change)
+                if who.user.must_change_password and not temporary_ok:
+                    raise AccessDenied(
+                        f"{user_id} still has a temporary password set by an administrator; "
+                        f"choose your own with `samdops users passwd --user {user_id}` first"
+                    )
+            except (AuthenticationFailed, AccessDenied) as exc:
+                where = target or user_target(user_id, 0)
+                self._denied(actor, Action.SIGNING_FAILURE, where, source, exc)
+                raise
         return who
 
     def change_password(self, user_id: str, old: str, new: str) -> None:
@@ -518,10 +521,8 @@ class UserDirectory:
             users[user_id]["password"] = _hash(new, secrets.token_bytes(16))
             users[user_id]["must_change_password"] = False
 
-        try:
+        with self._changing():
             self._transact(user_id, Actor(user_id, AuthMethod.PASSWORD), change)
-        finally:
-            self._checkpoint()
 
     def reset_password(self, admin: Authenticated, user_id: str, temporary: str) -> None:
         """Set a temporary password and unlock; the user must change it before signing."""
@@ -547,9 +548,29 @@ class UserDirectory:
         def change(users: Users) -> None:
             if user_id not in users:
                 raise AccessDenied(f"unknown user {quoted(user_id)}")
+            _keep_an_administrator(
+                {**users, user_id: {**users[user_id], "disabled": True}}, user_id
+            )
             users[user_id]["disabled"] = True
 
         self._admin_change(admin, user_id, Action.MODIFY, change)
+
+
+def _keep_an_administrator(users: Users, user_id: str) -> None:
+    """Refuse the change of ``user_id`` to ``users`` (checked before it is made, since a change
+    that raises is still recorded) if it leaves no enabled, unlocked user administrator."""
+    left = [
+        entry
+        for entry in users.values()
+        if Role.USER_ADMIN.value in entry["roles"]
+        and entry["kind"] == UserKind.PERSON.value
+        and not entry["disabled"]
+        and entry["failed_attempts"] < MAX_FAILED_ATTEMPTS
+    ]
+    if not left:
+        raise AccessDenied(
+            f"{user_id} is the only user administrator left; add another one before this change"
+        )
 
 
 def _check_strength(password: str) -> None:

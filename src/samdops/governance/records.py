@@ -6,14 +6,17 @@ Layout (a directory or ``s3://BUCKET/PREFIX``, see :mod:`samdops.store.state`)::
     registry/models/<name>/<version>.json       registration records, write-once
     registry/test-sets/<hex>.json               test-set digests, registered before training
 
-A version number is claimed by creating its record exclusively (a conditional PUT on S3), so
-concurrent registrations never get the same version, and a record is never rewritten.
+A record is created exclusively (a conditional PUT on S3) and never rewritten. Through
+:meth:`~samdops.governance.service.GovernedRegistry.claim` a version is claimed by its audit
+event first and the record file written after it (:meth:`Registry.new_record`,
+:meth:`Registry.store_record`); :meth:`Registry.register` claims it by the file alone.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +122,51 @@ class Registry:
         except SamdopsError as exc:
             raise RegistryError(f"cannot write a record of {name}: {exc}") from exc
         return RegistryRecord(documents[version])
+
+    def new_record(self, name: str, version: int, fields: dict[str, Any]) -> RegistryRecord:
+        """The record of ``name`` version ``version`` holding ``fields`` (not yet stored)."""
+        if not _NAME_RE.match(name):
+            raise RegistryError(
+                f"model name {name!r} is invalid; use lowercase letters, digits and '-'"
+            )
+        return RegistryRecord(
+            {
+                "schema": RECORD_SCHEMA,
+                "name": name,
+                "version": version,
+                "registered_at": utc_timestamp(),
+                **fields,
+            }
+        )
+
+    def next_version(self, name: str, taken: Iterable[int] = ()) -> int:
+        """The version after every record file of ``name`` and every number in ``taken``."""
+        highest = max([0, *numbers(self._documents, f"{_MODELS}/{name}", "json"), *taken])
+        return highest + 1
+
+    def store_record(self, record: RegistryRecord) -> bool:
+        """Write ``record`` to its write-once file; ``False`` if it holds these bytes already.
+
+        Raises :class:`RegistryError` if the file holds other bytes (written outside samdops).
+        """
+        key = numbered(f"{_MODELS}/{record.name}", record.version, "json", 6)
+        data = canonical_json(record.document)
+        try:
+            if self._documents.create(key, data):
+                return True
+            held = self._documents.read(key)
+        except SamdopsError as exc:
+            raise RegistryError(f"cannot write the record of {record.id}: {exc}") from exc
+        if held != data:
+            raise RegistryError(
+                f"the record file of {record.id} holds other bytes than its audited registration"
+            )
+        return False
+
+    def has_record(self, name: str, version: int) -> bool:
+        """Whether the record file of ``name`` version ``version`` exists."""
+        key = numbered(f"{_MODELS}/{name}", version, "json", 6)
+        return self._documents.read(key) is not None
 
     def records(self, name: str | None = None) -> list[RegistryRecord]:
         """Every registration (of ``name``, when given), ordered by name and version."""

@@ -6,17 +6,27 @@ write-once; a record whose bytes no longer match the digest its audit event reco
 Refused attempts (wrong role, separation of duties, skipped state, bad password) are audited with
 outcome ``denied``; a lockout is a high-severity security event (ES-06). The users who sign are
 audited in the same log (:mod:`.identity`).
+
+Fail closed, also when killed (issue #16). A registration is audited first: the record's bytes
+go to the content-addressed store, its CREATE event (which pins their digest) is appended, and
+only then is the write-once record file created. A failure before the event leaves no record
+and no entry; a process killed after it leaves a state that :meth:`GovernedRegistry.recover`
+completes. Every change runs in :meth:`GovernedRegistry.changing`: it recovers first, and every
+entry it appends is covered by a signed checkpoint before it returns (also when it raises).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from samdops import settings
 from samdops.audit.anchor import anchor_sinks
+from samdops.audit.entry import AuditRecord
 from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
 from samdops.audit.event import Target as AuditTarget
 from samdops.audit.log import AuditLog
@@ -24,15 +34,19 @@ from samdops.audit.siem import EventSink, sink_from_url
 from samdops.audit.signer import Signer
 from samdops.audit.store import state_entry_store
 from samdops.clock import utc_timestamp
+from samdops.digest import canonical_json
 from samdops.errors import (
     AccessDenied,
     LifecycleError,
+    RegistryError,
+    SamdopsError,
     VerificationError,
 )
 from samdops.governance.identity import AUDIT_KEY_NAME, Authenticated, UserDirectory, UserKind
 from samdops.governance.keys import platform_signer
 from samdops.governance.lifecycle import (
     MODEL_KIND,
+    RECORD_KINDS,
     ModelHistory,
     State,
     check_transition,
@@ -48,6 +62,8 @@ PIPELINE_ACTOR = "svc:samdops-pipeline"
 SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
 ESIGN_KEY_NAME = "esign-ed25519.pem"
 MAX_REASON_LENGTH = 1000
+MAX_VERSION_ATTEMPTS = 100
+RECOVERED_WHY = "gate passed (completed by recovery: the registering run stopped before this)"
 _SIGN_PERMISSION = {
     Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
     Meaning.REVIEW: Permission.SIGN_REVIEW,
@@ -111,6 +127,103 @@ class GovernedRegistry:
         self.audit = AuditLog(state_entry_store(self.state), signer=self.audit_key, sinks=sinks)
         self.users = UserDirectory(self.state, audit=self.audit)
 
+    # -- recovery ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[None]:
+        """A change: :meth:`recover` first; every entry appended inside is checkpointed at exit."""
+        self.recover()
+        with self.audit.covered():
+            yield
+
+    def recover(self) -> list[str]:
+        """Complete what an interrupted writer left behind; return what was done.
+
+        Called before every change and by a run's preflight; with nothing to do it writes
+        nothing (not even a key).
+
+        1. Audit entries after the latest checkpoint are recorded in an ``audit-recovery`` event
+           and covered by a signed checkpoint (:meth:`AuditLog.recover`).
+        2. A registration whose CREATE event exists but whose record file does not (the writer
+           stopped between the two) gets its file back from the content-addressed copy of the
+           exact bytes the event's digest names, stored before the event. Without that copy the
+           model is left alone and :meth:`get` reports it.
+        3. A registration whose audited gate result passed but which is still ``registered``
+           (the writer stopped before the gate's transition) is made ``validated`` by
+           ``svc:samdops``, the event saying that recovery completed it. For a regulated
+           registry this is correct, not a shortcut: the transition decides nothing, it follows
+           from the gate result the CREATE event already committed, and the record it pins holds
+           the evidence (criteria, PCCP checks, whose per-check events may be missing). Nothing
+           a person decides (a signature, a release) is ever completed by recovery.
+
+        Steps 2 and 3 are idempotent against a registering run that is still alive: the record
+        bytes are the same, and :meth:`validate_once` appends one transition, whoever is first.
+        """
+        done = []
+        checkpoint = self.audit.recover()
+        if checkpoint is not None:
+            done.append(f"signed the audit checkpoint at size {checkpoint.size}")
+        for history in histories(self.audit.entries()).values():
+            name, _, version = history.model.rpartition("@")
+            if version.isdigit() and not self.registry.has_record(name, int(version)):
+                try:
+                    data = self.registry.store.get_bytes(history.record_sha256)
+                except SamdopsError:
+                    continue  # reported by get(): a registration without its record
+                record = RegistryRecord(json.loads(data))
+                if record.id == history.model and self.registry.store_record(record):
+                    done.append(f"restored the record file of {record.id}")
+            if history.gate_passed and history.state == State.REGISTERED:
+                target = _target(history.model)
+                draft = EventDraft(
+                    actor=Actor(SYSTEM_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
+                    action=Action.STATE_CHANGE,
+                    target=target,
+                    source=Source(SourceKind.CLI, "recovery"),
+                    details={"from": "registered", "to": "validated", "why": RECOVERED_WHY},
+                )
+                with self.audit.covered():
+                    if self.validate_once(history.model, draft) is not None:
+                        done.append(f"made {history.model} validated (its gate passed)")
+        return done
+
+    def claim(
+        self, name: str, fields: dict[str, Any], created: Callable[[RegistryRecord], EventDraft]
+    ) -> RegistryRecord:
+        """Register the next version of ``name``: audit event first, then the record file.
+
+        1. The record's bytes go to the content-addressed store (for :meth:`recover`).
+        2. Its CREATE event ``created(record)`` is appended unless the log already registers
+           that version (then the next one is tried). A failure here leaves no record.
+        3. The write-once record file is created.
+        """
+        for _ in range(MAX_VERSION_ATTEMPTS):
+            taken = _registered_versions(self.audit.entries(), name)
+            version = self.registry.next_version(name, taken)
+            record = self.registry.new_record(name, version, fields)
+            self.registry.store.put_bytes(canonical_json(record.document))
+            draft = created(record)
+
+            def make(
+                records: Sequence[AuditRecord], ident: str = record.id, draft: EventDraft = draft
+            ) -> EventDraft | None:
+                return None if _is_registered(records, ident) else draft
+
+            if self.audit.append_if(make) is not None:
+                self.registry.store_record(record)
+                return record
+        raise RegistryError(f"could not claim a version of {name}: the registry is too busy")
+
+    def validate_once(self, model: str, draft: EventDraft) -> AuditRecord | None:
+        """Append the transition ``draft`` of ``model`` to validated, unless it is no longer
+        registered (a recovery or the registering run made it already)."""
+
+        def make(records: Sequence[AuditRecord]) -> EventDraft | None:
+            history = histories(records).get(model)
+            return draft if history is not None and history.state == State.REGISTERED else None
+
+        return self.audit.append_if(make)
+
     # -- the pipeline --------------------------------------------------------------------------
 
     def register_model(
@@ -118,49 +231,43 @@ class GovernedRegistry:
     ) -> RegistryRecord:
         """Register a model version (and its gate result) as the pipeline service account."""
         require(PIPELINE_ACTOR, frozenset({Role.PIPELINE}), Permission.REGISTER_MODEL)
-        record = self.registry.register(name, fields)
-        change = record.document.get("pccp") or {}
-        passed = record.document["gate"]["passed"] and change.get("outcome", "candidate") == (
-            "candidate"
-        )
+        change = fields.get("pccp") or {}
+        passed = fields["gate"]["passed"] and change.get("outcome", "candidate") == "candidate"
         gate = "passed" if passed else "failed"
-        target = AuditTarget(record.name, str(record.version))
 
-        def record_event(
-            action: Action, details: dict[str, str], new_hash: str | None = None
-        ) -> None:
-            self.audit.append(
-                EventDraft(
-                    actor=Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
-                    action=action,
-                    target=target,
-                    source=Source(SourceKind.PIPELINE_RUN, run or "unknown"),
-                    details=details,
-                    new_hash=new_hash,
-                )
+        def event(
+            record: RegistryRecord,
+            action: Action,
+            details: dict[str, str],
+            new_hash: str | None = None,
+        ) -> EventDraft:
+            return EventDraft(
+                actor=Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
+                action=action,
+                target=AuditTarget(record.name, str(record.version)),
+                source=Source(SourceKind.PIPELINE_RUN, run or "unknown"),
+                details=details,
+                new_hash=new_hash,
             )
 
-        record_event(
-            Action.CREATE,
-            {"kind": MODEL_KIND, "gate": gate, "trained_by": trained_by},
-            new_hash=record_digest(record.document),
-        )
-        for check in change.get("checks", ()):  # each PCCP check, with its numbers (PCCP-02)
-            record_event(
-                Action.CREATE,
-                {
+        def created(record: RegistryRecord) -> EventDraft:
+            details = {"kind": MODEL_KIND, "gate": gate, "trained_by": trained_by}
+            return event(record, Action.CREATE, details, record_digest(record.document))
+
+        with self.changing():
+            record = self.claim(name, fields, created)
+            for check in change.get("checks", ()):  # each PCCP check, with its numbers (PCCP-02)
+                details = {
                     "kind": "pccp-check",
                     "plan": str(change.get("plan")),
                     "check": str(check["name"]),
                     "passed": str(check["passed"]).lower(),
                     "detail": str(check["detail"])[:4000],
-                },
-            )
-        if gate == "passed":
-            record_event(
-                Action.STATE_CHANGE, {"from": "registered", "to": "validated", "why": "gate passed"}
-            )
-        self.audit.checkpoint()
+                }
+                self.audit.append(event(record, Action.CREATE, details))
+            if passed:
+                transition = {"from": "registered", "to": "validated", "why": "gate passed"}
+                self.validate_once(record.id, event(record, Action.STATE_CHANGE, transition))
         return record
 
     # -- reading -------------------------------------------------------------------------------
@@ -200,6 +307,13 @@ class GovernedRegistry:
         self, ref: str, meaning: Meaning, user_id: str, password: str, *, source: str = "cli"
     ) -> GovernedModel:
         """Sign a model version with ``meaning`` after re-authenticating ``user_id``."""
+        with self.changing():
+            model = self._sign(ref, meaning, user_id, password, source)
+        return self.get(model.record.id)
+
+    def _sign(
+        self, ref: str, meaning: Meaning, user_id: str, password: str, source: str
+    ) -> GovernedModel:
         model = self.get(ref)
         target = AuditTarget(model.record.name, str(model.record.version))
         who = self._authenticate(user_id, password, target, source)
@@ -226,8 +340,7 @@ class GovernedRegistry:
             new_hash=signature.digest,
             details={"meaning": meaning.value, **details},
         )
-        self.audit.checkpoint()
-        return self.get(model.record.id)
+        return model
 
     def transition(
         self,
@@ -242,6 +355,13 @@ class GovernedRegistry:
         """Release, retire or reject a model version (re-authenticated, audited)."""
         if reason is not None:
             check_text("reason", reason, max_length=MAX_REASON_LENGTH)
+        with self.changing():
+            model = self._transition(ref, to, user_id, password, reason, source)
+        return self.get(model.record.id)
+
+    def _transition(
+        self, ref: str, to: State, user_id: str, password: str, reason: str | None, source: str
+    ) -> GovernedModel:
         model = self.get(ref)
         target = AuditTarget(model.record.name, str(model.record.version))
         who = self._authenticate(user_id, password, target, source)
@@ -271,8 +391,7 @@ class GovernedRegistry:
             source,
             details={"from": model.state.value, "to": to.value, "why": reason or to.value},
         )
-        self.audit.checkpoint()
-        return self.get(model.record.id)
+        return model
 
     def purge_audit(self, user_id: str, password: str, *, before: int, reason: str) -> None:
         """Refuse, and audit, an attempt to purge audit entries (AT-06, AT-07).
@@ -281,6 +400,10 @@ class GovernedRegistry:
         never deleted by samdops, so every purge is early: no role may purge.
         """
         check_text("reason", reason, max_length=MAX_REASON_LENGTH)
+        with self.changing():
+            self._purge_attempt(user_id, password, before, reason)
+
+    def _purge_attempt(self, user_id: str, password: str, before: int, reason: str) -> None:
         target = AuditTarget("audit-log", str(len(self.audit)))
         who = self._authenticate(user_id, password, target, "purge")
         covered = sorted({str(r.event.target) for r in self.audit.entries(0, before)})
@@ -373,6 +496,36 @@ class GovernedRegistry:
                 )
             target = State.REVIEWED if meaning == Meaning.REVIEW else State.APPROVED
             check_transition(history.model, history.state, target)
+
+
+def _target(model: str) -> AuditTarget:
+    name, _, version = model.rpartition("@")
+    return AuditTarget(name, version)
+
+
+def _registrations(records: Sequence[AuditRecord]) -> Iterator[str]:
+    """The ``name@version`` of every successful registration event in ``records``."""
+    for record in records:
+        event = record.event
+        if (
+            event.action == Action.CREATE
+            and event.outcome == Outcome.SUCCESS
+            and event.detail_map().get("kind") in RECORD_KINDS
+        ):
+            yield str(event.target)
+
+
+def _is_registered(records: Sequence[AuditRecord], model: str) -> bool:
+    return any(m == model for m in _registrations(records))
+
+
+def _registered_versions(records: Iterator[AuditRecord], name: str) -> set[int]:
+    found = set()
+    for model in _registrations(list(records)):
+        record_name, _, version = model.rpartition("@")
+        if record_name == name and version.isdigit():
+            found.add(int(version))
+    return found
 
 
 def _refuse_outside_plan(model: GovernedModel) -> None:

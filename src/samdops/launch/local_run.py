@@ -14,7 +14,6 @@ the pipeline root, as KFP's launcher downloads an input artifact into the pod.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import io
 import json
 import re
@@ -25,7 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from samdops import errors, settings
 from samdops.atomic import atomic_write_bytes
@@ -34,8 +33,12 @@ from samdops.cluster.kube import local_execution
 from samdops.config import TrainingConfig
 from samdops.digest import parse_digest
 from samdops.governance.records import Registry, RegistryRecord
+from samdops.inputs import regular_file
 from samdops.launch.compiler import compile_pipeline
-from samdops.settings import ACTOR_ENV, ERROR_FILE_ENV
+from samdops.settings import ERROR_FILE_ENV
+
+if TYPE_CHECKING:
+    from samdops.governance.launch import Launcher
 
 Progress = Callable[[str], None]
 RUNNERS = ("subprocess", "container")
@@ -92,8 +95,7 @@ class _Run:
     def stage(self, path: Path) -> str:
         """Where a step reads the local file ``path``: the file itself for subprocess steps; a
         read-only copy under the (bind-mounted) pipeline root for containers."""
-        if not path.is_file():
-            raise errors.InputFormatError(f"input file {path} does not exist")
+        regular_file(path, "input file", error=errors.InputFormatError)
         if self.runner != "container":
             return str(path.resolve())
         target = self.pipeline_root / "inputs" / path.name
@@ -194,7 +196,6 @@ def _executing(run: _Run, progress: Progress) -> Iterator[None]:
     with (
         open(run.log_path, "w", encoding="utf-8") as log,
         settings.setting(ERROR_FILE_ENV, str(run.error_file)),
-        settings.setting(ACTOR_ENV, settings.actor() or f"os:{getpass.getuser()}"),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")  # kfp warns that the image name lacks "python"
@@ -242,6 +243,24 @@ def _preflight(location: str, plan: str) -> None:
         _ = governed.audit_key.key_id  # logs in to Vault and reads the Transit key
     if plan:
         plan_in_force(governed, plan)
+    # what a killed earlier run left is completed now (see GovernedRegistry.recover)
+    GovernedRegistry(location).recover()
+
+
+def _launcher(location: str, launcher: Launcher | None) -> Launcher:
+    """``launcher``, else the OS account (refused once the state location has users)."""
+    from samdops.governance.identity import UserDirectory
+    from samdops.governance.launch import os_launcher
+
+    return launcher or os_launcher(UserDirectory(location))
+
+
+def _record_launch(run: _Run, launcher: Launcher, pipeline: str) -> None:
+    """The audit event, before any step, that ``launcher`` started ``run`` (its trainer)."""
+    from samdops.governance.launch import record_launch
+    from samdops.governance.service import GovernedRegistry
+
+    record_launch(GovernedRegistry(run.location).audit, run.name, launcher, pipeline=pipeline)
 
 
 def run_training(
@@ -255,6 +274,7 @@ def run_training(
     state: str = "",
     plan: str = "",
     runner: str = "subprocess",
+    launcher: Launcher | None = None,
 ) -> LocalRunResult:
     """Run the training pipeline on ``data`` locally; return the registered record.
 
@@ -263,18 +283,22 @@ def run_training(
     retraining pipeline, decided under that PCCP. Raises the step's own error (e.g.
     :class:`~samdops.errors.DataContractError`) when a step fails. A model that missed an
     acceptance criterion is registered with status ``gate_failed`` and returned like any other.
+    ``launcher`` is the authenticated person who starts the run, recorded in the audit log as
+    its trainer (default: the OS account, while the state location has no users).
     """
     from samdops.pipelines.retraining import retraining_pipeline
     from samdops.pipelines.training import training_pipeline
 
     expected = parse_digest(data_sha256) if data_sha256 else ""
-    if not data.is_file():
-        raise errors.InputFormatError(f"input file {data} does not exist")
-    _preflight(settings.state_location(state or None, home), plan)
+    regular_file(data, "input file", error=errors.InputFormatError)
+    location = settings.state_location(state or None, home)
+    _preflight(location, plan)
+    who = _launcher(location, launcher)
     local_run = _new_run(home, run or new_run_name("retrain" if plan else "train"), state, runner)
+    pipeline = "samdops-retraining" if plan else "samdops-training"
+    _record_launch(local_run, who, pipeline)
     started = time.monotonic()
     with _executing(local_run, progress):
-        pipeline = "samdops-retraining" if plan else "samdops-training"
         params = {
             "pipeline_spec_sha256": _spec_digest(local_run, pipeline),
             "config": config.to_json(),
@@ -317,6 +341,7 @@ def run_monitoring(
     runner: str = "subprocess",
     retrain_config: TrainingConfig | None = None,
     retrain_data: Path | None = None,
+    launcher: Launcher | None = None,
     **options: Any,
 ) -> MonitoringRunResult:
     """Run the monitoring pipeline on one window locally; return its findings.
@@ -324,7 +349,8 @@ def run_monitoring(
     ``reference``, ``current`` and ``labels`` are local paths or ``s3://`` objects; ``{window}``
     in them is the window (empty: yesterday, UTC). ``options`` are the pipeline's other
     parameters (``model_ref``, ``id_column``, ..., ``retrain_plan_id``); with ``retrain_plan_id``
-    a critical alert retrains on ``retrain_data`` under ``retrain_config``.
+    a critical alert retrains on ``retrain_data`` under ``retrain_config``; ``launcher`` as for
+    :func:`run_training`.
     """
     from samdops.pipelines.monitoring import monitoring_pipeline
     from samdops.steps.monitoring import WINDOW_PLACEHOLDER, resolve_window
@@ -335,9 +361,10 @@ def run_monitoring(
     if retrain_data is not None:
         local_inputs.append(retrain_data)
     for path in local_inputs:  # refused before the run's directory exists
-        if not path.is_file():
-            raise errors.InputFormatError(f"input file {path} does not exist")
+        regular_file(path, "input file", error=errors.InputFormatError)
+    who = _launcher(settings.state_location(state or None, home), launcher)
     local_run = _new_run(home, run or new_run_name("monitor"), state, runner)
+    _record_launch(local_run, who, "samdops-monitoring")
 
     def source(location: str) -> str:
         return location if not location or "://" in location else local_run.stage(Path(location))

@@ -12,6 +12,7 @@ from samdops.audit.event import Target as AuditTarget
 from samdops.config import TrainingConfig
 from samdops.errors import PccpError
 from samdops.governance.lifecycle import PLAN_KIND, State
+from samdops.governance.records import RegistryRecord
 from samdops.governance.roles import Permission, require
 from samdops.governance.service import SYSTEM_ACTOR, GovernedModel, GovernedRegistry
 from samdops.governance.signatures import record_digest
@@ -38,43 +39,39 @@ def register_plan(
             f"is {expected}; a registered plan is never replaced, only superseded"
         )
     digest = registry.registry.store.put_bytes(raw)
-    record = registry.registry.register(
-        plan.record_name,
-        {
-            "status": "registered",
-            "kind": "pccp",
-            "plan": plan.model_dump(mode="json"),
-            "model": {
-                "sha256": digest,
-                "family": "pccp",
-                "uri": registry.registry.store.uri(digest),
-            },
-            "gate": {"passed": True, "criteria": []},
-            "metrics": {},
-            "trained_by": who.user.id,
-        },
-    )
+    fields = {
+        "status": "registered",
+        "kind": "pccp",
+        "plan": plan.model_dump(mode="json"),
+        "model": {"sha256": digest, "family": "pccp", "uri": registry.registry.store.uri(digest)},
+        "gate": {"passed": True, "criteria": []},
+        "metrics": {},
+        "trained_by": who.user.id,
+    }
     source = Source(SourceKind.CLI, "pccp register")
-    registry.audit.append(
-        EventDraft(
+
+    def created(record: RegistryRecord) -> EventDraft:
+        return EventDraft(
             actor=Actor(who.user.id, AuthMethod.PASSWORD),
             action=Action.CREATE,
-            target=target,
+            target=AuditTarget(record.name, str(record.version)),
             source=source,
             new_hash=record_digest(record.document),
             details={"kind": PLAN_KIND, "gate": "passed", "trained_by": who.user.id},
         )
-    )
-    registry.audit.append(
-        EventDraft(
-            actor=Actor(SYSTEM_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
-            action=Action.STATE_CHANGE,
-            target=target,
-            source=source,
-            details={"from": "registered", "to": "validated", "why": "plan schema validated"},
+
+    with registry.changing():
+        record = registry.claim(plan.record_name, fields, created)
+        registry.validate_once(
+            record.id,
+            EventDraft(
+                actor=Actor(SYSTEM_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN),
+                action=Action.STATE_CHANGE,
+                target=AuditTarget(record.name, str(record.version)),
+                source=source,
+                details={"from": "registered", "to": "validated", "why": "plan schema validated"},
+            ),
         )
-    )
-    registry.audit.checkpoint()
     return registry.get(record.id)
 
 

@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from samdops.clock import utc_timestamp
 from samdops.config import TrainingConfig
+from samdops.governance.identity import UserDirectory
+from samdops.governance.launch import Launcher, os_launcher, record_launch
 from samdops.governance.records import Registry, RegistryRecord
+from samdops.governance.service import GovernedRegistry
 from samdops.steps.training import (
     evaluate_step,
     ingest_step,
@@ -53,14 +57,21 @@ def run_training_in_process(
     data_sha256: str | None,
     state: str | Path,
     workdir: Path,
-    run: str = "in-process",
+    run: str = "",
     plan: str = "",
+    launcher: Launcher | None = None,
 ) -> RegistryRecord:
     """Run ingest, validate, train, evaluate (PCCP gate when ``plan``) and register here.
 
+    ``launcher`` (default: the OS account, while the state has no users) is recorded in the
+    audit log as the launcher of run ``run`` (default: ``in-process-<UTC time>``), its trainer.
     Returns the registered record; a model registered as gate_failed, rejected or outside the
     plan raises the same error as the pipeline's register step, after registration.
     """
+    governed = GovernedRegistry(str(state))
+    who = launcher or os_launcher(UserDirectory(governed.state, audit=governed.audit))
+    run = run or f"in-process-{utc_timestamp(compact=True)}"
+    record_launch(governed.audit, run, who, pipeline="in-process")
     workdir.mkdir(parents=True, exist_ok=True)
 
     def artifact(name: str) -> _Artifact:

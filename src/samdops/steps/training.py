@@ -195,14 +195,18 @@ def register_step(
     """
     from samdops.atomic import atomic_write_bytes, atomic_write_text
     from samdops.digest import canonical_json
+    from samdops.governance.launch import launched_by
     from samdops.governance.lineage import code_version
-    from samdops.governance.service import GovernedRegistry
+    from samdops.governance.service import PIPELINE_ACTOR, GovernedRegistry
     from samdops.summary import run_summary_markdown
 
     cfg = TrainingConfig.from_json(config)
     governed = GovernedRegistry(state or None)
     registry = governed.registry
-    trained_by = settings.actor() or "unknown"
+    # The trainer is the person the launcher authenticated and recorded for this run, never an
+    # environment variable; a run no person launched is the pipeline service account's alone.
+    launcher = launched_by(governed.audit.entries(), run) if run else None
+    trained_by = launcher.id if launcher is not None else PIPELINE_ACTOR
     inputs = {
         "dataset": (dataset, "typed dataset"),
         "train": (train, "training set"),

@@ -261,6 +261,18 @@ class S3Store:
         self._call("set up", "", setup)
         self._lock_enabled = None
 
+    def check_bucket(self) -> None:
+        """Raise :class:`StoreError` unless the endpoint answers, takes the credentials and holds
+        the bucket (a read: ``samdops doctor``)."""
+
+        def probe() -> None:
+            if not self._client.bucket_exists(self.settings.bucket):
+                raise StoreError(
+                    f"bucket {self.settings.bucket} does not exist at {self.settings.endpoint}"
+                )
+
+        self._call("reach", "", probe)
+
     # -- internals -------------------------------------------------------------------------------
 
     def _open_source(self, path: Path) -> IO[bytes]:
