@@ -219,6 +219,18 @@ def _package(tmp_path: Path) -> Path:
     return path
 
 
+def test_two_launchers_racing_for_one_run_name_cannot_both_claim_it(home: Path) -> None:
+    """Each launcher has its own view of the log (another process); the later one is refused."""
+    first, second = GovernedRegistry(home, sinks=[]), GovernedRegistry(home, sinks=[])
+    assert len(second.audit) == 0  # the second launcher read the log before the first appended
+    record_launch(first.audit, "train-1", Launcher("alice", AuthMethod.PASSWORD), pipeline="p")
+    with pytest.raises(AccessDenied, match=r"^run 'train-1' was already launched"):
+        record_launch(second.audit, "train-1", Launcher("bob", AuthMethod.PASSWORD), pipeline="p")
+    assert launched_by(GovernedRegistry(home, sinks=[]).audit.entries(), "train-1") == Actor(
+        "alice", AuthMethod.PASSWORD
+    )
+
+
 def test_a_submitted_run_is_launched_by_the_signed_in_submitter(
     gov: GovernedRegistry,
     home: Path,

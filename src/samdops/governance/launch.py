@@ -91,21 +91,23 @@ def _launches(records: Iterable[AuditRecord], run: str) -> list[AuditRecord]:
 
 
 def record_launch(audit: AuditLog, run: str, launcher: Launcher, *, pipeline: str) -> AuditRecord:
-    """Append (and checkpoint) the statement that ``launcher`` started run ``run``."""
+    """Append the statement that ``launcher`` started run ``run`` (the log checkpoints it).
+
+    The check that the run name is new and the append are one step, so two launchers racing
+    for a name cannot both claim it.
+    """
     if not run.strip():
         raise VerificationError("a launched run needs a name")
-    if _launches(audit.entries(), run):
-        raise AccessDenied(f"run {run!r} was already launched; a run name is used once")
-    record = audit.append(
-        EventDraft(
-            actor=launcher.actor,
-            action=Action.CREATE,
-            target=launch_target(run),
-            source=Source(SourceKind.CLI, "samdops run"),
-            details={"kind": LAUNCH_KIND, "pipeline": pipeline},
-        )
+    draft = EventDraft(
+        actor=launcher.actor,
+        action=Action.CREATE,
+        target=launch_target(run),
+        source=Source(SourceKind.CLI, "samdops run"),
+        details={"kind": LAUNCH_KIND, "pipeline": pipeline},
     )
-    audit.checkpoint()
+    record = audit.append_if(lambda records: None if _launches(records, run) else draft)
+    if record is None:
+        raise AccessDenied(f"run {run!r} was already launched; a run name is used once")
     return record
 
 
