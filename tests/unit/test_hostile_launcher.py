@@ -37,6 +37,7 @@ from samdops.steps.inprocess import run_training_in_process
 from tests.cli_helpers import cli_in_process as _cli
 from tests.conftest import PIMA_CSV, PIMA_SHA256
 from tests.fake_kfp import FakeKfp, serve
+from tests.governed import PASSWORDS, model_fields, staffed_registry
 
 PW = {
     "admin": "admin-password-1",
@@ -170,6 +171,19 @@ def test_without_users_the_os_account_is_recorded_from_the_uid_not_the_environme
     assert launched_by(gov.audit.entries(), "train-1") == Actor(
         f"os:{account}", AuthMethod.LOCAL_OS_USER
     )
+
+
+def test_a_user_cannot_review_what_the_os_account_of_their_name_trained(home: Path) -> None:
+    """A model trained before there were users (as ``os:quinn``) is not quinn's to review."""
+    gov = staffed_registry(home)
+    ref = gov.register_model("pima", model_fields(), trained_by="os:quinn", run="r1").id
+    with pytest.raises(AccessDenied) as info:
+        gov.sign(ref, Meaning.REVIEW, "quinn", PASSWORDS["quinn"])
+    assert str(info.value) == (
+        f"quinn trained or registered {ref} and cannot review it (separation of duties)"
+    )
+    gov.sign(ref, Meaning.REVIEW, "rita", PASSWORDS["rita"])
+    assert gov.get(ref).state == State.REVIEWED
 
 
 def test_a_run_name_is_launched_once_and_a_second_claim_is_refused(home: Path) -> None:

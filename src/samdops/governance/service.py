@@ -42,7 +42,13 @@ from samdops.errors import (
     SamdopsError,
     VerificationError,
 )
-from samdops.governance.identity import AUDIT_KEY_NAME, Authenticated, UserDirectory, UserKind
+from samdops.governance.identity import (
+    AUDIT_KEY_NAME,
+    OS_PREFIX,
+    Authenticated,
+    UserDirectory,
+    UserKind,
+)
 from samdops.governance.keys import platform_signer
 from samdops.governance.lifecycle import (
     MODEL_KIND,
@@ -480,7 +486,9 @@ class GovernedRegistry:
         if meaning == Meaning.AUTHORSHIP and user.id != history.trained_by:
             raise AccessDenied(f"only {history.trained_by}, who trained it, can sign authorship")
         if meaning in (Meaning.REVIEW, Meaning.APPROVAL):
-            if user.id in (history.trained_by, history.registered_by):
+            # The OS account of the same name (the embedded default before any users) is
+            # presumed to be the same person: refusing is the safe reading.
+            if {user.id, f"{OS_PREFIX}{user.id}"} & {history.trained_by, history.registered_by}:
                 raise AccessDenied(
                     f"{user.id} trained or registered {history.model} and cannot "
                     f"{meaning.value} it (separation of duties)"
