@@ -12,12 +12,17 @@ def fetch_window(
     current_path: str,
     labels_path: str,
     window: str,
+    state: str,
+    id_column: str,
+    time_column: str,
     reference: Output[Dataset],
     current: Output[Dataset],
     labels: Output[Dataset],
 ) -> str:
     """Fetch the reference, the window to check and the labels that arrived (may be none).
-    An empty window means yesterday (UTC); ``{window}`` in a path is replaced by it."""
+    An empty window means yesterday (UTC); ``{window}`` in a path is replaced by it.
+    ``predictions://NAME`` is model NAME's prediction log at ``state`` (window ``N`` or
+    ``day-N``: rows whose ``time_column // 24`` is N), ``labels://NAME`` its label feed."""
     from samdops.steps.monitoring import fetch_window_step
     from samdops.steps.training import run_step
 
@@ -30,6 +35,9 @@ def fetch_window(
         reference=reference,
         current=current,
         labels=labels,
+        state=state,
+        id_column=id_column,
+        time_column=time_column,
     )
 
 

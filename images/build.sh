@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make images`: build the component image with docker or podman, smoke-check it, and record its
-# digest in images/digests.lock (read by `make compile`). With a registry, the image is pushed
-# and the pushed digest recorded; without one, the local image's digest (podman only).
+# `make images`: build the component image (images/Dockerfile) and the serving image
+# (images/serving.Dockerfile) with docker or podman, smoke-check each, and record their digests in
+# images/digests.lock under "component" (read by `make compile`) and "serving". With a registry,
+# the images are pushed and the pushed digests recorded; without one, the local images' digests
+# (podman only). The lock is written once, when both images are done.
 #
 #   SAMDOPS_BASE_IMAGE  a python:3.11 slim (Debian bookworm) image pinned by digest,
 #                       name:tag@sha256:<64 hex>. Used if present locally or pullable. Without it,
@@ -14,9 +16,10 @@
 #   SAMDOPS_DEBIAN_MIRROR  the Debian mirror for debootstrap (default: the one apt uses here)
 #   SAMDOPS_REBUILD_BASE=1 debootstrap the Debian base again (e.g. for newer security updates)
 #
-# Nothing inside the component build uses a network (it runs with --network none): the host
-# downloads the locked wheels and builds the samdops wheel first (images/prepare.py). A rebuild
-# whose inputs (Dockerfile, locks, samdops wheel, base, build args) are unchanged reuses the image.
+# Nothing inside either build uses a network (each runs with --network none): the host downloads
+# the locked wheels of both images into one directory and builds the samdops wheel first
+# (images/prepare.py). A rebuild whose inputs (Dockerfile, locks, samdops wheel, base, build args)
+# are unchanged reuses the image.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -93,15 +96,13 @@ else
   recorded_commit=$commit
   tag_suffix=${commit:0:12}
 fi
-lock_sha=$($PY -c 'from samdops.digest import sha256_file; print(sha256_file("requirements/app.lock"))')
-name=${registry:-localhost}/samdops-component
-ref="$name:$version-$tag_suffix"
 
 # --- Host-side inputs: the runtime lock, its files, the samdops wheel --------------------------
 mkdir -p "$OUT"
 $PY images/runtime_lock.py requirements/app.lock requirements/build.lock > "$OUT/runtime.lock.tmp"
 mv "$OUT/runtime.lock.tmp" "$OUT/runtime.lock"
-$PY images/prepare.py wheels "$OUT/wheels" requirements/build.lock "$OUT/runtime.lock"
+$PY images/prepare.py wheels "$OUT/wheels" requirements/build.lock "$OUT/runtime.lock" \
+  requirements/serving.lock
 $PY images/prepare.py project "$OUT/project" >/dev/null
 
 # --- The base ---------------------------------------------------------------------------------
@@ -188,72 +189,91 @@ if [[ -n $base ]] && ! "${eng[@]}" image inspect "$base" >/dev/null 2>&1; then
 fi
 [[ -n $base ]] || base=$(debian_base)
 
-# --- The component image ----------------------------------------------------------------------
-inputs=$($PY images/prepare.py inputs --text "$base" --text "$recorded_commit" --text "$lock_sha" \
-  images/Dockerfile .dockerignore requirements/build.lock "$OUT/runtime.lock" "$OUT"/project/samdops-*.whl)
-have=$("${eng[@]}" image inspect --format '{{index .Config.Labels "io.samdops.inputs"}}' "$ref" \
-  2>/dev/null || true)
-if [[ $have == "$inputs" ]]; then
-  echo "make images: $ref is up to date (inputs $inputs)"
-else
-  echo "make images: building $ref with $engine on $base"
-  pull=()
-  [[ $engine != podman ]] || pull=(--pull=never)  # the base is local by now
-  "${eng[@]}" build "${pull[@]}" --network none "${limits[@]}" --file images/Dockerfile \
-    --build-context "wheels=$OUT/wheels" --build-context "project=$OUT/project" \
-    --build-arg "BASE_IMAGE=$base" \
-    --build-arg "SAMDOPS_GIT_COMMIT=$recorded_commit" --build-arg "SAMDOPS_LOCK_SHA256=$lock_sha" \
-    --label "io.samdops.inputs=$inputs" --label "org.opencontainers.image.base.name=$base" \
-    --tag "$ref" .
-  if ! CONTAINER_ENGINE=$engine images/smoke.sh "$ref"; then
-    # Untagged, so that the next run builds again instead of finding it up to date.
-    if [[ $engine == podman ]]; then podman untag "$ref" "$ref" || true; else docker rmi "$ref" >/dev/null || true; fi
-    exit 1
-  fi
-fi
-
-if [[ -n $registry ]]; then
-  echo "make images: pushing $ref"
-  pushed() {  # the engine's last line when a push fails (the rest is in $OUT/push.log)
-    echo "make images: could not push $ref: $(tail -n1 "$OUT/push.log" 2>/dev/null)" >&2
-    exit 1
-  }
-  if [[ $engine == podman ]]; then
-    rm -f "$OUT/component.digest"
-    "${eng[@]}" push --tls-verify=false --digestfile "$OUT/component.digest" "$ref" \
-      2> "$OUT/push.log" || pushed
-    digest=$(cat "$OUT/component.digest" 2>/dev/null || true)
+# --- The images -------------------------------------------------------------------------------
+# build_image KIND DOCKERFILE LOCK INPUT...: builds localhost/samdops-KIND (REGISTRY/samdops-KIND
+# with a registry) from DOCKERFILE unless an image with the same inputs exists, smoke-checks it,
+# pushes it if there is a registry, and sets $pinned to its name@sha256 reference. LOCK is the lock file the image
+# records (SAMDOPS_LOCK_SHA256); INPUT... are the other files the build reads.
+build_image() {
+  local kind=$1 dockerfile=$2 lock=$3
+  shift 3
+  local name=${registry:-localhost}/samdops-$kind lock_sha inputs have digest
+  local ref="$name:$version-$tag_suffix"
+  lock_sha=$($PY -c 'import sys; from samdops.digest import sha256_file; print(sha256_file(sys.argv[1]))' "$lock")
+  inputs=$($PY images/prepare.py inputs --text "$base" --text "$recorded_commit" --text "$lock_sha" \
+    "$dockerfile" .dockerignore "$@" "$OUT"/project/samdops-*.whl)
+  have=$("${eng[@]}" image inspect --format '{{index .Config.Labels "io.samdops.inputs"}}' "$ref" \
+    2>/dev/null || true)
+  if [[ $have == "$inputs" ]]; then
+    echo "make images: $ref is up to date (inputs $inputs)"
   else
-    docker push "$ref" > /dev/null 2> "$OUT/push.log" || pushed
-    digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" \
-      | { grep "^$registry/samdops-component@" || true; } | head -n1 | cut -d@ -f2)
+    echo "make images: building $ref with $engine on $base"
+    local pull=()
+    [[ $engine != podman ]] || pull=(--pull=never)  # the base is local by now
+    "${eng[@]}" build "${pull[@]}" --network none "${limits[@]}" --file "$dockerfile" \
+      --build-context "wheels=$OUT/wheels" --build-context "project=$OUT/project" \
+      --build-arg "BASE_IMAGE=$base" \
+      --build-arg "SAMDOPS_GIT_COMMIT=$recorded_commit" --build-arg "SAMDOPS_LOCK_SHA256=$lock_sha" \
+      --label "io.samdops.inputs=$inputs" --label "org.opencontainers.image.base.name=$base" \
+      --tag "$ref" .
+    if ! CONTAINER_ENGINE=$engine images/smoke.sh "$ref" "$kind"; then
+      # Untagged, so that the next run builds again instead of finding it up to date.
+      if [[ $engine == podman ]]; then podman untag "$ref" "$ref" || true; else docker rmi "$ref" >/dev/null || true; fi
+      exit 1
+    fi
   fi
-  if ! [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]]; then
-    echo "make images: could not read the pushed digest of $ref" >&2
-    exit 1
+
+  if [[ -n $registry ]]; then
+    echo "make images: pushing $ref"
+    pushed() {  # the engine's last line when a push fails (the rest is in $OUT/push.log)
+      echo "make images: could not push $ref: $(tail -n1 "$OUT/push.log" 2>/dev/null)" >&2
+      exit 1
+    }
+    if [[ $engine == podman ]]; then
+      rm -f "$OUT/$kind.digest"
+      "${eng[@]}" push --tls-verify=false --digestfile "$OUT/$kind.digest" "$ref" \
+        2> "$OUT/push.log" || pushed
+      digest=$(cat "$OUT/$kind.digest" 2>/dev/null || true)
+    else
+      docker push "$ref" > /dev/null 2> "$OUT/push.log" || pushed
+      digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" \
+        | { grep "^$name@" || true; } | head -n1 | cut -d@ -f2)
+    fi
+    if ! [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]]; then
+      echo "make images: could not read the pushed digest of $ref" >&2
+      exit 1
+    fi
+  else
+    # No registry: the local image, pinned by a digest the engine lists in its RepoDigests. That
+    # exact reference is what kfp.local's DockerRunner looks up among the local images.
+    digest=$("${eng[@]}" image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" \
+      | { grep "^$name@" || true; } | head -n1 | cut -d@ -f2)
+    if ! [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]]; then
+      echo "make images: $engine lists no digest for the local image $ref (docker lists one only for pushed images); set SAMDOPS_REGISTRY to push it, or use podman" >&2
+      exit 1
+    fi
+    if ! "${eng[@]}" image inspect "$name@$digest" >/dev/null 2>&1; then
+      echo "make images: $engine does not find $name@$digest, the reference it listed for $ref" >&2
+      exit 1
+    fi
   fi
-else
-  # No registry: the local image, pinned by a digest the engine lists in its RepoDigests. That
-  # exact reference is what kfp.local's DockerRunner looks up among the local images.
-  digest=$("${eng[@]}" image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" \
-    | { grep "^$name@" || true; } | head -n1 | cut -d@ -f2)
-  if ! [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]]; then
-    echo "make images: $engine lists no digest for the local image $ref (docker lists one only for pushed images); set SAMDOPS_REGISTRY to push it, or use podman" >&2
-    exit 1
-  fi
-  if ! "${eng[@]}" image inspect "$name@$digest" >/dev/null 2>&1; then
-    echo "make images: $engine does not find $name@$digest, the reference it listed for $ref" >&2
-    exit 1
-  fi
-fi
-pinned="$name@$digest"
-$PY - "$pinned" "${DIGESTS_LOCK:-}" <<'PYEOF'
+  pinned="$name@$digest"
+}
+
+# The component image records requirements/app.lock (the whole locked set its runtime subset
+# comes from); the serving image records requirements/serving.lock, all of which it installs.
+build_image component images/Dockerfile requirements/app.lock requirements/build.lock "$OUT/runtime.lock"
+component=$pinned
+build_image serving images/serving.Dockerfile requirements/serving.lock requirements/serving.lock
+serving=$pinned
+$PY - "$component" "$serving" "${DIGESTS_LOCK:-}" <<'PYEOF'
 import json, sys
 from pathlib import Path
 from samdops.atomic import atomic_write_bytes
 from samdops.cluster.images import DIGESTS_LOCK, require_pinned
-ref = require_pinned(sys.argv[1])
-target = Path(sys.argv[2]) if sys.argv[2] else DIGESTS_LOCK
-atomic_write_bytes(target, (json.dumps({"component": ref}, indent=2) + "\n").encode())
-print(f"make images: recorded {ref} in {target}")
+refs = {"component": require_pinned(sys.argv[1]), "serving": require_pinned(sys.argv[2])}
+target = Path(sys.argv[3]) if sys.argv[3] else DIGESTS_LOCK
+atomic_write_bytes(target, (json.dumps(refs, indent=2) + "\n").encode())
+for key, ref in refs.items():
+    print(f"make images: recorded {key} {ref} in {target}")
 PYEOF

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Smoke-check a component image: it starts, imports samdops and its heavy dependencies, and runs
-# as the non-root user 10001. images/build.sh runs it on every image it builds, before recording
-# the digest; `make images-smoke` runs it on the image images/digests.lock names.
+# Smoke-check an image: it starts, imports samdops and its heavy dependencies, and runs as the
+# non-root user 10001. images/build.sh runs it on every image it builds, before recording the
+# digest; `make images-smoke` runs it on the component image images/digests.lock names.
 #
-#   images/smoke.sh IMAGE       CONTAINER_ENGINE: docker or podman (default: podman)
+#   images/smoke.sh IMAGE [component|serving]   CONTAINER_ENGINE: docker or podman (default: podman)
+#
+# The serving image must import KServe and the model server, and must not carry kfp, deepchecks,
+# alibi-detect, scikit-learn or river (requirements/serving.in).
 #
 # Podman runs with the runc runtime (crun fails on this project's machines: "cgroups in hybrid
 # mode not supported") and explicit ulimits (raising them is refused there), as steps do under
 # kfp.local's DockerRunner; host networking, as those steps use.
 set -euo pipefail
 image=${1:-}
-if [[ -z $image ]]; then
-  echo "usage: images/smoke.sh IMAGE" >&2
+kind=${2:-component}
+if [[ -z $image || ! $kind =~ ^(component|serving)$ ]]; then
+  echo "usage: images/smoke.sh IMAGE [component|serving]" >&2
   exit 2
 fi
 engine=${CONTAINER_ENGINE:-podman}
@@ -26,8 +30,15 @@ else
 fi
 
 # Warnings on stderr (deepchecks, alibi-detect) come before it; the last line must be "ok".
-modules="samdops, kfp, xgboost, pandas, sklearn, deepchecks.tabular, alibi_detect"
-imports=$("${run[@]}" "$image" python -c "import $modules; print('ok')" 2>&1) || true
+if [[ $kind == component ]]; then
+  modules="samdops, kfp, xgboost, pandas, sklearn, deepchecks.tabular, alibi_detect"
+  check="print('ok')"
+else
+  modules="kserve, xgboost, pandas, samdops.governance.service, samdops.serving, importlib.util"
+  left_out="'kfp', 'deepchecks', 'alibi_detect', 'sklearn', 'river'"
+  check="print(next((f'{m} is present' for m in ($left_out) if importlib.util.find_spec(m)), 'ok'))"
+fi
+imports=$("${run[@]}" "$image" python -c "import $modules; $check" 2>&1) || true
 if [[ ${imports##*$'\n'} != ok ]]; then
   echo "make images: smoke check of $image failed: python -c 'import $modules' printed: ${imports##*$'\n'}" >&2
   exit 1

@@ -3,7 +3,10 @@
 Scheduled in the cluster as a KFP recurring run of this compiled pipeline (``samdops schedule``
 with a 6-field cron such as ``"0 0 2 * * *"``; the chart's monitoring Job creates it), so every
 window's HTML report shows in the Kubeflow UI; runnable through kfp.local. An empty ``window``
-means yesterday (UTC) and ``{window}`` in a path is replaced by it.
+means yesterday (UTC) and ``{window}`` in a path is replaced by it. ``current_path``
+``predictions://NAME`` monitors what the model server answered (model NAME's prediction log at
+``state``; ``window`` is then a day of the rows' clock, ``N`` or ``day-N``) and
+``labels_path`` ``labels://NAME`` takes the labels that arrived that day from the label feed.
 
 Parameters are run-time values only (no secrets): the model's registry ref and the state
 location (empty: each step's ``$SAMDOPS_STATE``, which the chart's runtime ConfigMap sets). A
@@ -56,6 +59,9 @@ def monitoring_pipeline(
         current_path=current_path,
         labels_path=labels_path,
         window=window,
+        state=state,
+        id_column=id_column,
+        time_column=time_column,
     )
     apply_step_settings(fetched, "fetch-window")
     checked = drift_monitor(

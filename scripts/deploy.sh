@@ -10,7 +10,9 @@
 #   SAMDOPS_VALUES       optional values file for the chart, applied last (e.g. an existing
 #                        Vault: vault.address, vault.namespace, vault.bootstrap.enabled=false)
 #   VAULT_EXTERNAL=1     no dev Vault; the Secret samdops-object-store must exist already
-#   the component image comes from images/digests.lock (`make images`).
+#   the component image comes from images/digests.lock (`make images`), and so does the serving
+#   image (key "serving"; SAMDOPS_SERVING_IMAGE overrides it) when it is recorded: without it
+#   the chart keeps its placeholder, which serving.enabled cannot run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLUSTER=${CLUSTER:-kind}
@@ -29,6 +31,15 @@ component=$($PY -c 'from samdops.cluster.images import component_image, require_
 # A build without a registry records localhost/NAME@sha256:..., which exists only on this machine.
 [[ $component != localhost/* ]] \
   || die "the component image $component exists only on this machine; push it with SAMDOPS_REGISTRY=localhost:5001 make images (after make kind-up)"
+serving=$($PY -c 'import json, os; from samdops.cluster.images import DIGESTS_LOCK as lock
+print(os.environ.get("SAMDOPS_SERVING_IMAGE") or (json.loads(lock.read_text()).get("serving", "") if lock.is_file() else ""))') \
+  || die "images/digests.lock is not valid: rebuild it with make images"
+if [[ -n $serving ]]; then
+  SAMDOPS_SERVING_IMAGE=$serving pinned SAMDOPS_SERVING_IMAGE \
+    || die "the serving image $serving is not pinned by a real digest (name@sha256:<64 hex>); run make images"
+  [[ $serving != localhost/* ]] \
+    || die "the serving image $serving exists only on this machine; push it with SAMDOPS_REGISTRY=localhost:5001 make images (after make kind-up)"
+fi
 "$KUBECTL" cluster-info >/dev/null 2>&1 || die "no cluster on the current kubectl context: run make kind-up"
 mkdir -p "$OUT"
 
@@ -87,7 +98,8 @@ fi
 echo "== samdops chart"
 cat > "$OUT/images-values.yaml" <<YAML
 images:
-  component: $component
+  component: $component${serving:+
+  serving: $serving}
   minio: $SAMDOPS_MINIO_IMAGE
   mc: $SAMDOPS_MC_IMAGE
   vault: $SAMDOPS_VAULT_IMAGE

@@ -18,7 +18,8 @@ import yaml
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "samdops"
 _ORDER = ["Namespace", "ServiceAccount", "ConfigMap", "Role", "RoleBinding", "NetworkPolicy",
-          "Service", "StatefulSet", "CronJob", "Job"]  # fmt: skip
+          "Service", "PersistentVolumeClaim", "StatefulSet", "CronJob", "Job",
+          "InferenceService"]  # fmt: skip
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def atomic_write_bytes(
             os.link(tmp, target)
         else:
             os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -42,7 +42,8 @@ def atomic_write_text(
     atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive, mode=mode)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of ``directory`` (a file created, renamed or deleted) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -27,7 +27,9 @@ _COMMAND_MODULES = (
     "samdops.commands.reproduce",
     "samdops.commands.simulate",
     "samdops.commands.monitor",
+    "samdops.commands.labels",
     "samdops.commands.doctor",
+    "samdops.commands.serve",
 )
 
 

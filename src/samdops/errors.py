@@ -106,3 +106,18 @@ class PackageVerificationError(VerificationError):
 
 class DriftInputError(DataContractError):
     """Input to the drift monitor is unreadable or does not match the reference."""
+
+
+class ServingRefused(SamdopsError):
+    """A model may not be served: not released, not verified, or not the pinned digest."""
+
+
+class RowsRefused(DataContractError):
+    """Rows of a prediction request are outside the model's data contract (HTTP 422).
+
+    ``refused`` holds one ``{"row", "field", "value", "reason"}`` mapping per refused row.
+    """
+
+    def __init__(self, message: str, *, refused: tuple[dict[str, object], ...] = ()) -> None:
+        super().__init__(message)
+        self.refused = refused

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -21,6 +22,7 @@ SIEM_ENV = "SAMDOPS_SIEM"
 TRANSIT_KEY_ENV = "SAMDOPS_TRANSIT_KEY"
 ERROR_FILE_ENV = "SAMDOPS_ERROR_FILE"
 IMAGE_ENV = "SAMDOPS_COMPONENT_IMAGE"
+SERVING_IMAGE_ENV = "SAMDOPS_SERVING_IMAGE"
 PIPELINE_ROOT_ENV = "SAMDOPS_PIPELINE_ROOT"
 KFP_HOST_ENV = "SAMDOPS_KFP_HOST"
 GIT_COMMIT_ENV = "SAMDOPS_GIT_COMMIT"
@@ -35,6 +37,9 @@ MONITOR_MAX_ROWS_ENV = "SAMDOPS_MONITOR_MAX_ROWS"  # rows of one table the monit
 SIMULATE_MAX_MB_ENV = "SAMDOPS_SIMULATE_MAX_MB"  # memory the hospital simulator may need
 AUDIT_WITNESS_ENV = "SAMDOPS_AUDIT_WITNESS"  # a directory or s3://BUCKET/PREFIX outside the state
 AUDIT_REQUIRE_ANCHOR_ENV = "SAMDOPS_AUDIT_REQUIRE_ANCHOR"
+SERVING_JOURNAL_ENV = "SAMDOPS_SERVING_JOURNAL"  # the model server's local journal directory
+SERVING_POLL_ENV = "SAMDOPS_SERVING_POLL_SECONDS"  # how often the server re-reads the registry
+SERVING_PYTHON_ENV = "SAMDOPS_SERVING_PYTHON"  # the serving environment's interpreter
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -136,6 +141,10 @@ def component_image_override() -> str | None:
     return _get(IMAGE_ENV)
 
 
+def serving_image_override() -> str | None:
+    return _get(SERVING_IMAGE_ENV)
+
+
 def pipeline_root(default: str) -> str:
     return _get(PIPELINE_ROOT_ENV) or default
 
@@ -193,6 +202,27 @@ def monitor_max_rows() -> int:
 def simulate_max_mb() -> int:
     """The most memory, in MiB, a hospital simulation may need (``$SAMDOPS_SIMULATE_MAX_MB``)."""
     return _positive_int(SIMULATE_MAX_MB_ENV, 2048)
+
+
+def serving_journal(model_name: str) -> Path:
+    """The model server's journal directory (``$SAMDOPS_SERVING_JOURNAL``, else
+    ``<home>/serving/<model name>``)."""
+    value = _get(SERVING_JOURNAL_ENV)
+    return Path(value).expanduser().resolve() if value else samdops_home() / "serving" / model_name
+
+
+def serving_poll_seconds() -> int:
+    """How often a model server re-reads the registry (``$SAMDOPS_SERVING_POLL_SECONDS``)."""
+    return _positive_int(SERVING_POLL_ENV, 15)
+
+
+def serving_python() -> Path:
+    """The interpreter of the serving environment that ``samdops serve`` runs the server in
+    (``$SAMDOPS_SERVING_PYTHON``, else ``.venv-serving`` beside this environment)."""
+    value = _get(SERVING_PYTHON_ENV)
+    if value:
+        return Path(value).expanduser()
+    return Path(sys.prefix).parent / ".venv-serving" / "bin" / "python"
 
 
 def _positive_int(name: str, default: int) -> int:

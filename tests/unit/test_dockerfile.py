@@ -209,7 +209,7 @@ INPUTS = "sha256:" + "e" * 64
 BASE = "python:3.11-slim-bookworm@sha256:" + "d" * 64
 HOST_STEPS = [
     "images/prepare.py wheels build/images/wheels requirements/build.lock "
-    "build/images/runtime.lock",
+    "build/images/runtime.lock requirements/serving.lock",
     "images/prepare.py project build/images/project",
 ]
 
@@ -254,21 +254,40 @@ def _run_make_images(
     )
 
 
+# What each image's smoke check runs in it (images/smoke.sh).
+SMOKE = {
+    "component": "python -c import samdops, kfp, xgboost, pandas, sklearn, deepchecks.tabular, "
+    "alibi_detect; print('ok')",
+    "serving": "python -c import kserve, xgboost, pandas, samdops.governance.service, "
+    "samdops.serving, importlib.util; print(next((f'{m} is present' for m in ('kfp', "
+    "'deepchecks', 'alibi_detect', 'sklearn', 'river') if importlib.util.find_spec(m)), 'ok'))",
+}
+# The Dockerfile and the lock file each image records (SAMDOPS_LOCK_SHA256).
+KINDS = {
+    "component": ("images/Dockerfile", "app.lock"),
+    "serving": ("images/serving.Dockerfile", "serving.lock"),
+}
+
+
 def _build_calls(engine: str, name: str) -> tuple[str, str, str, list[str]]:
-    """The engine as logged, the image's tag, the dirty-tree warning and a build's engine calls."""
+    """The engine as logged, the image's tag, the dirty-tree warning and a build's engine calls.
+
+    ``name`` is REGISTRY/samdops-KIND; the calls are those for that one image (the base's
+    inspection, which comes first and once, is not among them).
+    """
     commit = _git("rev-parse", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     warning = "make images: building from uncommitted changes; the image records no commit\n"
-    lock_sha = (
-        "sha256:" + hashlib.sha256((REPO / "requirements" / "app.lock").read_bytes()).hexdigest()
-    )
+    kind = name.rsplit("/samdops-", 1)[1]
+    dockerfile, lock = KINDS[kind]
+    lock_sha = "sha256:" + hashlib.sha256((REPO / "requirements" / lock).read_bytes()).hexdigest()
     tag = f"{name}:0.1.0-{commit[:12]}{'-dirty' if dirty else ''}"
     eng, pull, limits = ("docker", "", "")
     if engine == "podman":
         eng, pull = "podman --runtime runc", " --pull=never"
         limits = " --ulimit nofile=4096:4096 --ulimit nproc=4096:4096"
     build = (
-        f"{eng} build{pull} --network none{limits} --file images/Dockerfile"
+        f"{eng} build{pull} --network none{limits} --file {dockerfile}"
         " --build-context wheels=build/images/wheels --build-context project=build/images/project"
         f" --build-arg BASE_IMAGE={BASE} --build-arg SAMDOPS_GIT_COMMIT={'' if dirty else commit}"
         f" --build-arg SAMDOPS_LOCK_SHA256={lock_sha} --label io.samdops.inputs={INPUTS}"
@@ -276,11 +295,9 @@ def _build_calls(engine: str, name: str) -> tuple[str, str, str, list[str]]:
     )
     run = f"{eng} run --rm --network host{limits} {tag}"
     calls = [
-        f"{eng} image inspect {BASE}",
         f'{eng} image inspect --format {{{{index .Config.Labels "io.samdops.inputs"}}}} {tag}',
         build,
-        f"{run} python -c import samdops, kfp, xgboost, pandas, sklearn, deepchecks.tabular, "
-        "alibi_detect; print('ok')",
+        f"{run} {SMOKE[kind]}",
         f"{run} id -u",
     ]
     return eng, tag, warning if dirty else "", calls
@@ -289,64 +306,82 @@ def _build_calls(engine: str, name: str) -> tuple[str, str, str, list[str]]:
 REPO_DIGESTS = "image inspect --format {{range .RepoDigests}}{{println .}}{{end}}"
 
 
+def _repo_digests(name_prefix: str) -> dict[str, str]:
+    """The RepoDigests the fake engine lists: one per image (it lists both for either image)."""
+    return {
+        "component": f"{name_prefix}/samdops-component@sha256:" + "c" * 64,
+        "serving": f"{name_prefix}/samdops-serving@sha256:" + "a" * 64,
+    }
+
+
 @pytest.mark.parametrize(
-    ("repo_digest", "status"),
-    [("localhost:5001/samdops-component@sha256:" + "c" * 64, 0), ("", 1)],
+    ("repo_digests", "status"),
+    [(_repo_digests("localhost:5001"), 0), ({}, 1)],
     ids=["pushed", "no-pushed-digest"],
 )
-def test_make_images_records_the_pushed_digest(
-    tmp_path: Path, repo_digest: str, status: int
+def test_make_images_records_the_pushed_digests(
+    tmp_path: Path, repo_digests: dict[str, str], status: int
 ) -> None:
-    done = _run_make_images(tmp_path, "docker", repo_digest, "localhost:5001")
+    done = _run_make_images(tmp_path, "docker", "\n".join(repo_digests.values()), "localhost:5001")
     assert done.returncode == status, done.stderr
-    _, tag, warning, calls = _build_calls("docker", "localhost:5001/samdops-component")
-    assert (tmp_path / "engine.log").read_text().splitlines() == [
-        *calls,
-        f"docker push {tag}",
-        f"docker {REPO_DIGESTS} {tag}",
-    ]
+    logged = (tmp_path / "engine.log").read_text().splitlines()
+    assert logged[0] == f"docker image inspect {BASE}"
+    expected = []
+    for kind in ("component", "serving"):
+        _, tag, warning, calls = _build_calls("docker", f"localhost:5001/samdops-{kind}")
+        expected += [*calls, f"docker push {tag}", f"docker {REPO_DIGESTS} {tag}"]
+        if status:  # the component's pushed digest cannot be read: nothing more is built
+            break
+    assert logged[1:] == expected
     assert (tmp_path / "py.log").read_text().splitlines() == HOST_STEPS
     assert (REPO / "build" / "images" / "runtime.lock").is_file()
     lock = tmp_path / "digests.lock"
     if status == 0:
-        assert json.loads(lock.read_text()) == {"component": repo_digest}
+        assert json.loads(lock.read_text()) == repo_digests
         assert done.stderr == warning
     else:
+        _, tag, warning, _ = _build_calls("docker", "localhost:5001/samdops-component")
         assert not lock.exists()
         assert done.stderr == f"{warning}make images: could not read the pushed digest of {tag}\n"
 
 
-LOCAL_DIGEST = "localhost/samdops-component@sha256:" + "b" * 64
-
-
 @pytest.mark.parametrize(
-    ("engine", "registry", "repo_digest"),
-    [("podman", None, LOCAL_DIGEST), ("podman", "none", LOCAL_DIGEST), ("docker", "", "")],
+    ("engine", "registry", "repo_digests"),
+    [
+        ("podman", None, _repo_digests("localhost")),
+        ("podman", "none", _repo_digests("localhost")),
+        ("docker", "", {}),
+    ],
     ids=["podman-registry-unset-none-answers", "podman-registry-none", "docker-registry-empty"],
 )
-def test_make_images_without_a_registry_records_the_local_digest(
-    tmp_path: Path, engine: str, registry: str | None, repo_digest: str
+def test_make_images_without_a_registry_records_the_local_digests(
+    tmp_path: Path, engine: str, registry: str | None, repo_digests: dict[str, str]
 ) -> None:
-    done = _run_make_images(tmp_path, engine, repo_digest, registry)
-    eng, tag, warning, calls = _build_calls(engine, "localhost/samdops-component")
+    done = _run_make_images(tmp_path, engine, "\n".join(repo_digests.values()), registry)
     # Unset, build.sh asks whether a registry answers on localhost:5001 (here: none does).
     probe = ["images/prepare.py registry localhost:5001"] if registry is None else []
     assert (tmp_path / "py.log").read_text().splitlines() == probe + HOST_STEPS
     logged = (tmp_path / "engine.log").read_text().splitlines()
     lock = tmp_path / "digests.lock"
-    if repo_digest:
+    eng, tag, warning, calls = _build_calls(engine, "localhost/samdops-component")
+    assert logged[0] == f"{eng} image inspect {BASE}"
+    if repo_digests:
         assert done.returncode == 0, done.stderr
-        assert logged == [
-            *calls,
-            f"{eng} {REPO_DIGESTS} {tag}",
-            f"{eng} image inspect {repo_digest}",
-        ]
+        expected = []
+        for kind in ("component", "serving"):
+            eng, tag, warning, calls = _build_calls(engine, f"localhost/samdops-{kind}")
+            expected += [
+                *calls,
+                f"{eng} {REPO_DIGESTS} {tag}",
+                f"{eng} image inspect {repo_digests[kind]}",
+            ]
+        assert logged[1:] == expected
         assert not any(" push " in call for call in logged)
-        assert json.loads(lock.read_text()) == {"component": repo_digest}
+        assert json.loads(lock.read_text()) == repo_digests
         assert done.stderr == warning
     else:  # docker lists a RepoDigest only for a pushed image
         assert done.returncode == 1
-        assert logged == [*calls, f"{eng} {REPO_DIGESTS} {tag}"]
+        assert logged[1:] == [*calls, f"{eng} {REPO_DIGESTS} {tag}"]
         assert not lock.exists()
         assert done.stderr == (
             f"{warning}make images: docker lists no digest for the local image {tag} (docker lists "

@@ -42,6 +42,14 @@ VALUE_SETS = ["default", *(p.name for p in CI_VALUES)]
 NAMESPACE = "samdops"
 PINNED = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+# Kinds of CRDs, which kubernetes-validate has no schema for (it warns and passes): each is left
+# out of that validation, for the reason given, and checked another way.
+CRD_KINDS = {
+    ("serving.kserve.io/v1beta1", "InferenceService"): (
+        "KServe's CRD; read into the kserve SDK's types and compared with the values by "
+        "scripts/check_inferenceservice.py (tests/unit/test_chart_serving.py)"
+    ),
+}
 LOAD_ANY = "--load-restrictor=LoadRestrictionsNone"
 
 
@@ -93,6 +101,9 @@ def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if kind in WORKLOADS:
         spec = obj["spec"]["template"]["spec"]
         return spec
+    if kind == "InferenceService":  # KServe's predictor is a pod spec
+        spec = obj["spec"]["predictor"]
+        return spec
     return None
 
 
@@ -136,11 +147,14 @@ def test_helm_lint_strict(name: str) -> None:
 def test_every_rendered_object_validates_against_kubernetes_1_31(
     renders: dict[str, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
-    files = []
+    files, crds = [], 0
     for name, objects in renders.items():
+        native = [o for o in objects if (o["apiVersion"], o["kind"]) not in CRD_KINDS]
+        crds += len(objects) - len(native)
         path = tmp_path / f"{name}.yaml"
-        path.write_text(yaml.safe_dump_all(objects, sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.safe_dump_all(native, sort_keys=False), encoding="utf-8")
         files.append(str(path))
+    assert crds, "no CRD object rendered: CRD_KINDS and its tests are stale"
     done = subprocess.run(
         [
             str(TOOLS_BIN / "kubernetes-validate"),
@@ -154,8 +168,9 @@ def test_every_rendered_object_validates_against_kubernetes_1_31(
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "Couldn't find schema" not in done.stdout + done.stderr  # a kind it would not check
     passed = done.stdout.count(" passed for resource ")
-    assert passed == sum(len(objects) for objects in renders.values())
+    assert passed == sum(len(objects) for objects in renders.values()) - crds
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
-"""The one configured reference of the component image, and the digest-pinning rule.
+"""The configured references of the component and serving images, and the digest-pinning rule.
 
-The reference comes from ``$SAMDOPS_COMPONENT_IMAGE`` or else from ``images/digests.lock``
-(written by ``make images``); without either it is the unpinned development image, which
+Each reference comes from its environment variable (``$SAMDOPS_COMPONENT_IMAGE``,
+``$SAMDOPS_SERVING_IMAGE``) or else from ``images/digests.lock`` (written by ``make images``,
+keys ``component`` and ``serving``); without either it is the unpinned development image, which
 runs locally (kfp.local ignores images) but is refused when compiling for release.
 """
 
@@ -15,6 +16,7 @@ from samdops import settings
 from samdops.errors import ConfigError, PipelineError
 
 DEV_IMAGE = "localhost/samdops-component:dev"
+DEV_SERVING_IMAGE = "localhost/samdops-serving:dev"
 DIGESTS_LOCK = Path(__file__).resolve().parents[3] / "images" / "digests.lock"
 _PINNED = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 
@@ -24,20 +26,28 @@ def is_pinned(reference: str) -> bool:
     return bool(_PINNED.match(reference))
 
 
-def component_image() -> str:
-    """The component image reference in force (see the module docstring)."""
-    override = settings.component_image_override()
+def _configured(key: str, override: str | None, default: str) -> str:
     if override:
         return override
     if DIGESTS_LOCK.is_file():
         try:
             lock = json.loads(DIGESTS_LOCK.read_text(encoding="utf-8"))
-            return str(lock["component"])
+            return str(lock[key])
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(
                 f"{DIGESTS_LOCK} is not valid: {exc}; rebuild it with `make images`"
             ) from None
-    return DEV_IMAGE
+    return default
+
+
+def component_image() -> str:
+    """The component image reference in force (see the module docstring)."""
+    return _configured("component", settings.component_image_override(), DEV_IMAGE)
+
+
+def serving_image() -> str:
+    """The serving image reference in force (see the module docstring)."""
+    return _configured("serving", settings.serving_image_override(), DEV_SERVING_IMAGE)
 
 
 def require_pinned(reference: str) -> str:

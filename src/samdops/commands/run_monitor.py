@@ -35,9 +35,26 @@ def add_monitor_parser(
     )
     where = "a path or s3://BUCKET/KEY (.parquet or .csv); {window} is replaced by the window"
     monitor.add_argument("--reference", required=True, metavar="LOC", help=f"reference: {where}")
-    monitor.add_argument("--current", required=True, metavar="LOC", help=f"the window: {where}")
-    monitor.add_argument("--labels", default="", metavar="LOC", help="labels that arrived")
-    monitor.add_argument("--window", default="", help="the window's name (default: yesterday)")
+    monitor.add_argument(
+        "--current",
+        required=True,
+        metavar="LOC",
+        help=f"the window: {where}; or predictions://NAME, what the server answered for model "
+        "NAME (its prediction log at the state location)",
+    )
+    monitor.add_argument(
+        "--labels",
+        default="",
+        metavar="LOC",
+        help="labels that arrived; labels://NAME: those the label feed of model NAME received "
+        "in the window",
+    )
+    monitor.add_argument(
+        "--window",
+        default="",
+        help="the window's name (default: yesterday); with predictions:// or labels://, a day "
+        "of the rows' clock, N or day-N (the rows whose hour // 24 is N)",
+    )
     monitor.add_argument("--model", metavar="REF", help="score with this model (name@version)")
     monitor.add_argument("--id-column", metavar="COL", help="stay or record id (joins labels)")
     monitor.add_argument("--time-column", metavar="COL", help="hour column ('' for none)")
@@ -49,7 +66,9 @@ def add_monitor_parser(
     monitor.add_argument("--backend", choices=["scipy", "alibi"])
     monitor.add_argument("--retrain-plan", metavar="ID", help="on a critical alert, retrain")
     monitor.add_argument(
-        "--retrain-config", type=Path, help="config to retrain under (default: pima)"
+        "--retrain-config",
+        type=Path,
+        help="config to retrain under (default: the one --model was trained under, else pima)",
     )
     monitor.add_argument("--retrain-data", type=Path, help="data to retrain on")
     monitor.add_argument("--retrain-data-sha256", help="refuse the retraining data unless so")
@@ -68,12 +87,17 @@ def run_monitor(args: argparse.Namespace) -> int:
 
     options = {p: getattr(args, o) for o, p in _OPTIONS.items() if getattr(args, o) is not None}
     config = None
+    home = samdops_home(args.home)
+    location = settings.state_location(args.state or None, home)
     if args.retrain_plan:
         if args.retrain_data is None:
             raise ConfigError("--retrain-plan needs --retrain-data, the data to retrain on")
-        config = load_config(resolve_config_path(args.retrain_config))
-    home = samdops_home(args.home)
-    location = settings.state_location(args.state or None, home)
+        if args.retrain_config is None and args.model:
+            from samdops.monitoring.registered_model import load_registered_model
+
+            config = load_registered_model(Registry(location), args.model).config
+        else:
+            config = load_config(resolve_config_path(args.retrain_config))
     launcher = launcher_from(args, location, registers=bool(args.retrain_plan))
     result = run_monitoring(
         reference=args.reference,
@@ -96,6 +120,12 @@ def run_monitor(args: argparse.Namespace) -> int:
     print(f"window {findings['window']}: data drift: {status}")
     for finding in data["findings"]:
         print(f"  {finding}")
+    served = findings.get("served")  # a window of the prediction log
+    if served:
+        agree = "differ from" if served["differ"] else "are"
+        count = f"{served['differ']} of" if served["differ"] else "all"
+        count += f" {served['rows']}"
+        print(f"  served risks: {count} {agree} {served['model']}'s own scores of the rows")
     concept = findings.get("concept_drift") or {}
     labelled = concept.get("labelled") or {}
     if labelled.get("auroc") is not None:

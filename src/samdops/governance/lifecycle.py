@@ -70,6 +70,12 @@ class ModelHistory:
     state: State
     signatures: tuple[ElectronicSignature, ...]
     events: tuple[int, ...]  # audit sequence numbers, in order
+    released_with: tuple[tuple[str, str], ...] = ()  # the details of the release event
+
+    @property
+    def release_details(self) -> dict[str, str]:
+        """What the event that released this version recorded (empty until released)."""
+        return dict(self.released_with)
 
     def signers(self, meaning: str) -> set[str]:
         return {s.signer for s in self.signatures if s.meaning.value == meaning}
@@ -120,10 +126,13 @@ def histories(records: Iterable[AuditRecord]) -> dict[str, ModelHistory]:
                 ),
             )
         state = history.state
+        released_with = history.released_with
         target = _to_state(record)
         if target is not None:
             check_transition(model, state, target)
             state = target
+            if target == State.RELEASED:
+                released_with = tuple(sorted(details.items()))
         out[model] = ModelHistory(
             model=history.model,
             kind=history.kind,
@@ -134,5 +143,6 @@ def histories(records: Iterable[AuditRecord]) -> dict[str, ModelHistory]:
             state=state,
             signatures=signatures,
             events=(*history.events, record.seq),
+            released_with=released_with,
         )
     return out

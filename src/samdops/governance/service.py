@@ -58,6 +58,7 @@ from samdops.governance.lifecycle import (
     check_transition,
     histories,
 )
+from samdops.governance.model_signature import sign_model_bytes
 from samdops.governance.records import Registry, RegistryRecord
 from samdops.governance.roles import Permission, Role, require
 from samdops.governance.signatures import Meaning, record_digest, sign_record
@@ -390,12 +391,21 @@ class GovernedRegistry:
                 raise LifecycleError(f"a reason is required to make {model.record.id} {to.value}")
 
         self._guarded(checks, who, target, source, f"promote:{to.value}")
+        signed: dict[str, str] = {}
+        if to == State.RELEASED:  # the model-signing signature a server checks before serving
+            model_bytes = self.registry.store.get_bytes(model.record.model_sha256)
+            signed = sign_model_bytes(self.state, model_bytes).details()
         self._person_event(
             who.user.id,
             Action.STATE_CHANGE,
             target,
             source,
-            details={"from": model.state.value, "to": to.value, "why": reason or to.value},
+            details={
+                "from": model.state.value,
+                "to": to.value,
+                "why": reason or to.value,
+                **signed,
+            },
         )
         return model
 

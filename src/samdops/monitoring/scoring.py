@@ -4,6 +4,7 @@ label, so the Pima model and the sepsis model are monitored by one procedure."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from samdops._types import Array
 from samdops.config import TrainingConfig
-from samdops.training.contract import missing_as_nan
+from samdops.training.contract import missing_as_nan, missing_as_nan_matrix
 from samdops.training.models import ModelFile
 from samdops.training.train import model_inputs
 
@@ -54,8 +55,17 @@ class MonitoredModel:
         then a window is scored with the group's rows of the previous window in front."""
         return self.config.features is not None
 
-    def score(self, frame: pd.DataFrame) -> Array:
-        """Risk per row of raw ``frame``: missing codes as NaN, then the configured transform."""
+    def score(self, frame: pd.DataFrame | Mapping[str, Array]) -> Array:
+        """Risk per row of raw ``frame``: missing codes as NaN, then the configured transform.
+
+        Without a transform the model's inputs are the contract's columns themselves, taken
+        as one matrix (the same numbers as through a frame, without building one: a server
+        scores a few rows at a time)."""
+        if self.config.features is None:
+            return self.model.predict_matrix(
+                missing_as_nan_matrix(frame, self.config.contract, self.model.features)
+            )
+        assert isinstance(frame, pd.DataFrame), "a feature transform takes a table"
         inputs = model_inputs(missing_as_nan(frame, self.config.contract), self.config)
         scores = pd.Series(self.model.predict_proba(inputs), index=inputs.index)
         result: Array = scores.reindex(frame.index).to_numpy(dtype=float)

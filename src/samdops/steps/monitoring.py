@@ -34,9 +34,24 @@ from samdops.errors import ConfigError, DriftInputError
 from samdops.hospital.columns import LABEL
 from samdops.jsonsafe import json_safe
 from samdops.monitoring.history import MonitorHistory, WindowRecord, monitoring_prefix
+from samdops.monitoring.label_feed import LabelFeed
 from samdops.monitoring.late_labels import SCORE, LateLabels
 from samdops.monitoring.report import html_report, markdown_summary
 from samdops.monitoring.scoring import MonitoredModel
+from samdops.monitoring.served_window import (
+    LABELS,
+    PREDICTIONS,
+    SERVED_COLUMNS,
+    SERVED_RISK,
+    check_served_model,
+    check_served_scores,
+    earlier_rows,
+    feed_name,
+    is_served,
+    served_scores_alert,
+    served_window,
+    window_day,
+)
 from samdops.monitoring.sources import read_source
 from samdops.monitoring.window_checks import check_key_columns, check_rows, contract_ranges
 from samdops.steps.artifacts import ArtifactLike, record, verified, verified_bytes
@@ -61,18 +76,59 @@ def fetch_window_step(
     reference: ArtifactLike,
     current: ArtifactLike,
     labels: ArtifactLike,
+    *,
+    state: str = "",
+    id_column: str = "",
+    time_column: str = "",
 ) -> str:
     """Copy the reference, the window and its labels (if any; paths or ``s3://`` objects) into
     the run's artifacts as Parquet with digests; ``{window}`` in a location is replaced by the
-    window. Return the window."""
+    window. Return the window.
+
+    ``current_path`` ``predictions://NAME`` is the prediction log of model NAME at the state
+    location ``state``, and ``labels_path`` ``labels://NAME`` its label feed: the window is
+    then a day of the rows' clock (``N`` or ``day-N``: rows whose ``time_column // 24`` is N,
+    each ``(id_column, time_column)`` once, with the served ``risk``) and its labels those that
+    arrived that day (:mod:`samdops.monitoring.served_window`)."""
     resolved = resolve_window(window)
-    sources = [(reference_path, reference, "reference"), (current_path, current, "current")]
-    if labels_path:
-        sources.append((labels_path, labels, "labels"))
+    log_name = feed_name(current_path, PREDICTIONS)
+    feed = feed_name(labels_path, LABELS)
+    for location, what, wrong in (
+        (reference_path, "reference", (PREDICTIONS, LABELS)),
+        (current_path, "current window", (LABELS,)),
+        (labels_path, "labels", (PREDICTIONS,)),
+    ):
+        if any(location.startswith(scheme) for scheme in wrong):
+            raise DriftInputError(
+                f"the {what} cannot be {location[:60]}: predictions://NAME names a current "
+                "window, labels://NAME its labels"
+            )
+    where = open_state(state or None) if log_name or feed else None
+
+    def table(location: str, what: str) -> pd.DataFrame:
+        return read_source(location.replace(WINDOW_PLACEHOLDER, resolved), what)
+
+    _write(table(reference_path, "reference"), reference)
+    if log_name is not None and where is not None:
+        window_rows = served_window(
+            where, log_name, resolved, id_column=id_column, time_column=time_column
+        )
+        _write(window_rows, current)
+    else:
+        _write(table(current_path, "current"), current)
+    if feed is not None and where is not None:
+        arrived = LabelFeed(where, feed).window(window_day(resolved))
+        absent = [c for c in (id_column, time_column) if c and c not in arrived.columns]
+        if len(arrived.columns) and absent:
+            raise DriftInputError(
+                f"the label feed of {feed} has no column(s) {', '.join(absent)}; its labels "
+                f"are keyed by {', '.join(map(str, arrived.columns[:-2]))}"
+            )
+        _write(arrived, labels)
+    elif labels_path:
+        _write(table(labels_path, "labels"), labels)
     else:  # an empty table: the window has no labels yet
         _write(pd.DataFrame(), labels)
-    for source, artifact, what in sources:
-        _write(read_source(source.replace(WINDOW_PLACEHOLDER, resolved), what), artifact)
     return resolved
 
 
@@ -167,7 +223,10 @@ def monitor_window(
     elif model is not None:
         model_id = o.model_ref or "model"
     label = LABEL if model is None else model.label
+    served = is_served(cur)  # a window of the prediction log: its risks are what was served
     ignored = {c for c in o.ignore_columns.split(",") if c} | {*LABEL_COLUMNS, label}
+    if served:
+        ignored |= set(SERVED_COLUMNS)
     special = {c for c in (o.id_column, o.time_column) if c}
     spec = parse_categorical(o.categorical)
     features = _check_columns(ref, cur, special, ignored, o.admission_column, spec.columns)
@@ -183,6 +242,7 @@ def monitor_window(
         label_column=label,
     )
     scorer = None
+    served_check: dict[str, Any] | None = None
     if model is not None:
         if not o.id_column:
             raise ConfigError(
@@ -193,12 +253,26 @@ def monitor_window(
                 "this model's inputs look back over earlier hours of a stay: a scored window "
                 "needs time_column (--time-column) too"
             )
-        earlier = (
-            stream.previous_rows([r.window for r in past], window, cur[o.id_column].unique())
-            if record_history and model.looks_back
-            else None
-        )
-        scorer = _WindowScorer(model.score, cur, earlier)
+        if served:
+            check_served_model(cur, model_id, window)
+            served_check = check_served_scores(
+                model.score,
+                cur,
+                earlier_rows(state, cur, id_column=o.id_column, time_column=o.time_column)
+                if model.looks_back
+                else None,
+                id_column=o.id_column,
+                time_column=o.time_column,
+                model_id=model_id,
+            )
+            scorer = _WindowScorer(model.score, cur, None, served=cur[SERVED_RISK])
+        else:
+            earlier = (
+                stream.previous_rows([r.window for r in past], window, cur[o.id_column].unique())
+                if record_history and model.looks_back
+                else None
+            )
+            scorer = _WindowScorer(model.score, cur, earlier)
     detector = make_detector(
         o.backend,
         features,
@@ -258,6 +332,7 @@ def monitor_window(
         for a in (
             data_drift_alert(result, window, model_id),
             None if performance is None else concept_drift_alert(performance, window, model_id),
+            None if served_check is None else served_scores_alert(served_check, window, model_id),
         )
         if a is not None
     ]
@@ -274,6 +349,8 @@ def monitor_window(
         "concept_drift": performance,
         "alerts": [a.as_dict() for a in alerts],
     }
+    if served:  # only then: the findings of a table window are as they were
+        document["served"] = served_check
     if record_history:
         history.append(this)
     return WindowMonitoring(
@@ -417,18 +494,23 @@ def _audit_sink(state: str, run: str) -> AlertSink:
 class _WindowScorer:
     """The model's scores of the current window, computed once with the same stays' hours of
     the previous window in front (its features look back over the last hours, across the
-    window's start); any other frame (the reference, a subset) is scored as it is."""
+    window's start), or the risks that were served for it (a window of the prediction log);
+    any other frame (the reference, a subset) is scored as it is."""
 
     def __init__(
         self,
         score: Callable[[pd.DataFrame], Array],
         current: pd.DataFrame,
         earlier: pd.DataFrame | None,
+        *,
+        served: pd.Series | None = None,
     ) -> None:
         self._score = score
         self._current = current
         self._earlier = earlier
-        self._scores: Array | None = None
+        self._scores: Array | None = (
+            None if served is None else served.to_numpy(dtype=float, copy=True)
+        )
 
     def __call__(self, frame: pd.DataFrame) -> Array:
         if frame is not self._current:

@@ -8,10 +8,12 @@ raises :class:`~samdops.errors.DataContractError` naming the column, the rows an
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from samdops._types import Array
 from samdops.config import ColumnSpec, DataContract
 from samdops.errors import DataContractError
 
@@ -114,11 +116,30 @@ def missing_as_nan(df: pd.DataFrame, contract: DataContract) -> pd.DataFrame:
     coded = [c for c in contract.columns if c.missing_codes and c.name in df.columns]
     if not coded:
         return df
-    out = df.copy()
+    replaced = {}
     for spec in coded:
-        values = out[spec.name].astype("float64")
-        out[spec.name] = values.mask(values.isin(spec.missing_codes))
-    return out
+        values = df[spec.name].to_numpy(dtype="float64")
+        replaced[spec.name] = np.where(np.isin(values, spec.missing_codes), np.nan, values)
+    columns = {name: replaced.get(name, df[name].to_numpy()) for name in df.columns}
+    return pd.DataFrame(columns, index=df.index, copy=False)
+
+
+def missing_as_nan_matrix(
+    df: pd.DataFrame | Mapping[str, Array], contract: DataContract, columns: tuple[str, ...]
+) -> Array:
+    """``columns`` of ``df`` as one float64 matrix, the contract's missing codes as NaN: the
+    numbers :func:`missing_as_nan` gives, without a new frame."""
+    missing = [name for name in columns if name not in df]
+    if missing:
+        raise DataContractError(f"the rows lack the model input(s) {', '.join(missing)}")
+    codes = {c.name: c.missing_codes for c in contract.columns if c.missing_codes}
+    arrays = []
+    for name in columns:
+        values = np.asarray(df[name], dtype="float64")
+        for code in codes.get(name, ()):  # a code or two: a comparison each beats np.isin
+            values = np.where(values == code, np.nan, values)
+        arrays.append(values)
+    return np.column_stack(arrays)
 
 
 def _check_columns(df: pd.DataFrame, contract: DataContract) -> None:
