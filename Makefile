@@ -81,10 +81,10 @@ test-images: $(STAMP)
 hostile: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -q -m hostile tests/unit tests/integration
 
-unit: $(STAMP) $(TOOLS_STAMP)
+unit: $(STAMP) $(TOOLS_STAMP) $(SERVING_STAMP)
 	$(PY) -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(SERVING_STAMP)
 	$(PY) -m pytest -q tests/integration
 
 lint: $(STAMP)

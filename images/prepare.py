@@ -101,6 +101,30 @@ def _pip(*args: str) -> None:
         fail(f"pip {args[0]} failed: {errors[0].strip()}")
 
 
+def _download(
+    dest: Path, names: list[str], wanted: dict[str, set[str]], platform_args: list[str]
+) -> None:
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
+        wanted_lock = Path(tmp) / "missing.lock"
+        wanted_lock.write_text(
+            "".join(
+                f"{name} " + " ".join(f"--hash=sha256:{h}" for h in sorted(wanted[name])) + "\n"
+                for name in names
+            ),
+            encoding="utf-8",
+        )
+        files = Path(tmp) / "files"
+        _pip(
+            "download", "--quiet", "--require-hashes", "--no-deps", "--no-build-isolation",
+            "--only-binary=:all:", *(f"--no-binary={name}" for name in _SDISTS),
+            "--python-version", "3.11", "--implementation", "cp",
+            "--abi", "cp311", "--abi", "abi3", "--abi", "none", *platform_args,
+            "--dest", str(files), "-r", str(wanted_lock),
+        )  # fmt: skip
+        for path in files.iterdir():
+            os.replace(path, dest / path.name)
+
+
 def wheels(dest: Path, locks: list[Path]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {k: v for lock in locks for k, v in lock_hashes(lock).items()}
@@ -112,27 +136,15 @@ def wheels(dest: Path, locks: list[Path]) -> None:
             file=sys.stderr,
         )
         platform_args = [arg for tag in _PLATFORMS for arg in ("--platform", tag)]
-        # Only the missing entries, into a private directory first, then renamed in: a concurrent
-        # run never sees half a file.
-        with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
-            wanted_lock = Path(tmp) / "missing.lock"
-            wanted_lock.write_text(
-                "".join(
-                    f"{name} " + " ".join(f"--hash=sha256:{h}" for h in sorted(wanted[name])) + "\n"
-                    for name in missing
-                ),
-                encoding="utf-8",
-            )
-            files = Path(tmp) / "files"
-            _pip(
-                "download", "--quiet", "--require-hashes", "--no-deps", "--no-build-isolation",
-                "--only-binary=:all:", *(f"--no-binary={name}" for name in _SDISTS),
-                "--python-version", "3.11", "--implementation", "cp",
-                "--abi", "cp311", "--abi", "abi3", "--abi", "none", *platform_args,
-                "--dest", str(files), "-r", str(wanted_lock),
-            )  # fmt: skip
-            for path in files.iterdir():
-                os.replace(path, dest / path.name)
+        # One pip call per lock: two images may pin one package at two versions (Pillow), which
+        # a single call would refuse as a conflict. Only the missing entries, into a private
+        # directory first, then renamed in: a concurrent run never sees half a file.
+        left = set(missing)
+        for lock in locks:
+            names = [name for name in lock_hashes(lock) if name in left]
+            left -= set(names)
+            if names:
+                _download(dest, names, wanted, platform_args)
         present = {sha256_file(p): p for p in dest.iterdir() if p.is_file()}
         still = [name for name, hashes in wanted.items() if not hashes & present.keys()]
         if still:
