@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from samdops.digest import sha256_bytes
 from samdops.governance.identity import UserKind
 from samdops.governance.roles import Role
 from samdops.governance.service import GovernedRegistry
@@ -29,11 +30,16 @@ ROLES = {
 }
 
 
+# The bytes of the model file the records of model_fields name: a release signs them, so
+# staffed_registry puts them into the store.
+MODEL_BYTES = b'{"format": "a test model"}'
+
+
 def model_fields(gate_passed: bool = True) -> dict[str, Any]:
     """The fields of a registered model record whose gate passed or failed."""
     return {
         "status": "registered" if gate_passed else "gate_failed",
-        "model": {"sha256": "sha256:" + "ab" * 32},
+        "model": {"sha256": sha256_bytes(MODEL_BYTES)},
         "gate": {"passed": gate_passed, "criteria": []},
         "metrics": {"auroc": {"point": 0.87}},
     }
@@ -42,6 +48,7 @@ def model_fields(gate_passed: bool = True) -> dict[str, Any]:
 def staffed_registry(home: Path, roles: Mapping[str, set[Role]] = ROLES) -> GovernedRegistry:
     """A registry at ``home`` whose users hold ``roles``, each with the password in PASSWORDS."""
     registry = GovernedRegistry(home, sinks=[])
+    registry.registry.store.put_bytes(MODEL_BYTES)
     users = registry.users
     users.bootstrap_admin("admin", "Ada Admin", PASSWORDS["admin"])
     admin = users.authenticate("admin", PASSWORDS["admin"])

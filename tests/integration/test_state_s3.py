@@ -17,6 +17,7 @@ from samdops.errors import AuthenticationFailed, ConfigError
 from samdops.governance.records import Registry
 from samdops.governance.roles import Role
 from samdops.governance.service import GovernedRegistry
+from samdops.serving.gate import load_released
 from samdops.store.s3_documents import S3Documents
 from samdops.store.state import open_state
 from tests.cli_helpers import train_pima
@@ -34,7 +35,10 @@ def test_a_governed_lifecycle_keeps_every_record_in_the_bucket(
     assert GovernedRegistry(sinks=[]).get(f"{NAME}@1").state.value == "released"
     kinds = {key.split("/")[1] for key in s3_state.object_names()}
     assert kinds == {"store", "registry", "audit", "identity"}
-    assert not s3_state.home.exists()  # nothing on the host's disk
+    assert not s3_state.home.exists()  # nothing on the host's disk: no key either
+    # the release signed the model with the Transit key (Ed25519), and a server's gate checks it
+    served = load_released(GovernedRegistry(sinks=[]), f"{NAME}@1")
+    assert served.ref == f"{NAME}@1"
 
     verified = s3_state.samdops("audit", "verify")
     assert verified.returncode == 0, verified.stderr

@@ -19,7 +19,16 @@ from samdops.secrets.bootstrap import (
 )
 from tests.integration.conftest import VaultServer, self_signed_ca_pem
 
-ROLES = ["drift-monitor", "evaluate", "ingest", "pipeline-runner", "register", "train", "validate"]
+ROLES = [
+    "drift-monitor",
+    "evaluate",
+    "ingest",
+    "pipeline-runner",
+    "register",
+    "serving",
+    "train",
+    "validate",
+]
 Start = Callable[[], contextlib.AbstractContextManager[VaultServer]]
 
 

@@ -105,7 +105,7 @@ def test_a_bundle_and_key_of_another_signer_are_refused(home: Path, tmp_path: Pa
 
     other = open_state(tmp_path / "attacker")
     model = (home / "store" / "sha256" / SHA).read_bytes()
-    forged = sign_model_bytes(other, model)
+    forged = sign_model_bytes(other, model, GovernedRegistry(other, sinks=[]).esign_key)
     signature = _signature(home)
     for prefix, real, fake, suffix in (
         (BUNDLES, signature.bundle_sha256, forged.bundle_sha256, "json"),

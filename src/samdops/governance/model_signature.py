@@ -1,8 +1,10 @@
 """The model-signing signature a release makes over the model file, and its check at serving.
 
-A release signs the model with the releaser's EC P-256 model-signing key in the OpenSSF
-model-signing format (:mod:`samdops.package.model_signing`, over a ``model/model.json``
-directory, as in an exported package). The bundle and the public key are stored as
+A release signs the model in the OpenSSF model-signing format (:mod:`samdops.package.model_signing`,
+over a ``model/model.json`` directory, as in an exported package): on a local state with the
+releaser's EC P-256 model-signing key beside it (the key a package export signs with), on a
+shared state (S3) with the platform's signing key in Vault Transit (Ed25519), so that no private
+key lies on the releaser's disk. The bundle and the public key are stored as
 content-addressed documents, and the release's audit event names both digests, so the signature
 is as tamper-evident as the audit log: a server that finds another bundle, another key, or a
 model file the bundle does not cover refuses to start.
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samdops import settings
+from samdops.audit.signer import Signer
 from samdops.digest import sha256_bytes
 from samdops.errors import VerificationError
 from samdops.store.state import StateLocation
@@ -45,20 +48,26 @@ class ModelSignature:
 
 
 def signing_key_path(state: StateLocation) -> Path:
-    """The releaser's model-signing key: beside a local state, else in the samdops home (the
-    key a package export signs with, too)."""
+    """The model-signing key of a local state (the key a package export signs with, too)."""
     return (state.directory or settings.samdops_home()) / "keys" / _KEY_NAME
 
 
-def sign_model_bytes(state: StateLocation, model: bytes) -> ModelSignature:
-    """Sign ``model`` and store the bundle and the public key (write-once, by digest)."""
+def sign_model_bytes(state: StateLocation, model: bytes, platform: Signer) -> ModelSignature:
+    """Sign ``model`` and store the bundle and the public key (write-once, by digest).
+
+    ``platform`` signs on a state without a directory (S3); a local state uses its own EC
+    P-256 key, created on first use."""
     from samdops.package import model_signing
 
-    key = model_signing.load_or_create_key(signing_key_path(state))
-    public = model_signing.public_pem(key)
     with tempfile.TemporaryDirectory(prefix="samdops-sign-") as tmp:
         root = _model_dir(Path(tmp), model)
-        model_signing.sign_model(root, key, Path(tmp) / "model.sig")
+        if state.directory is None:
+            public = platform.public_key_pem()
+            model_signing.sign_model_with(root, platform.sign, public, Path(tmp) / "model.sig")
+        else:
+            key = model_signing.load_or_create_key(signing_key_path(state))
+            public = model_signing.public_pem(key)
+            model_signing.sign_model(root, key, Path(tmp) / "model.sig")
         bundle = (Path(tmp) / "model.sig").read_bytes()
     signature = ModelSignature(sha256_bytes(bundle), sha256_bytes(public))
     state.documents.create(_key(BUNDLES, signature.bundle_sha256, "json"), bundle)

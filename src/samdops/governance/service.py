@@ -40,6 +40,7 @@ from samdops.errors import (
     LifecycleError,
     RegistryError,
     SamdopsError,
+    StoreError,
     VerificationError,
 )
 from samdops.governance.identity import (
@@ -393,8 +394,14 @@ class GovernedRegistry:
         self._guarded(checks, who, target, source, f"promote:{to.value}")
         signed: dict[str, str] = {}
         if to == State.RELEASED:  # the model-signing signature a server checks before serving
-            model_bytes = self.registry.store.get_bytes(model.record.model_sha256)
-            signed = sign_model_bytes(self.state, model_bytes).details()
+            try:
+                model_bytes = self.registry.store.get_bytes(model.record.model_sha256)
+            except StoreError as exc:
+                raise LifecycleError(
+                    f"{model.record.id} cannot be released: its model file cannot be read to "
+                    f"sign it ({exc})"
+                ) from None
+            signed = sign_model_bytes(self.state, model_bytes, self.esign_key).details()
         self._person_event(
             who.user.id,
             Action.STATE_CHANGE,

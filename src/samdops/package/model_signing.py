@@ -18,12 +18,13 @@ import base64
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from samdops.atomic import atomic_write_bytes
 from samdops.errors import ConfigError, SignatureInvalid, VerificationError
@@ -109,15 +110,24 @@ def _key_hint(public_key_pem: bytes) -> str:
 
 def sign_model(model_dir: Path, key: ec.EllipticCurvePrivateKey, signature_path: Path) -> None:
     """Write the model-signing bundle for ``model_dir`` to ``signature_path``."""
+
+    def ecdsa(data: bytes) -> bytes:
+        return key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+
+    sign_model_with(model_dir, ecdsa, public_pem(key), signature_path)
+
+
+def sign_model_with(
+    model_dir: Path, sign: Callable[[bytes], bytes], public_key_pem: bytes, signature_path: Path
+) -> None:
+    """The bundle of :func:`sign_model`, signed by ``sign`` (an EC P-256 key's ECDSA-SHA256, as
+    the model-signing CLI checks, or an Ed25519 key's signature: a Vault Transit key)."""
     payload = json.dumps(statement(model_dir), indent=2).encode("utf-8")
-    raw = key.sign(
-        pae(INTOTO_PAYLOAD_TYPE, payload),
-        ec.ECDSA(hashes.SHA256(), deterministic_signing=True),
-    )
+    raw = sign(pae(INTOTO_PAYLOAD_TYPE, payload))
     bundle = {
         "mediaType": BUNDLE_MEDIA_TYPE,
         "verificationMaterial": {
-            "publicKey": {"hint": _key_hint(public_pem(key))},
+            "publicKey": {"hint": _key_hint(public_key_pem)},
             "tlogEntries": [],
         },
         "dsseEnvelope": {
@@ -157,10 +167,13 @@ def verify_model(model_dir: Path, signature_path: Path, public_key_pem: bytes) -
         key = serialization.load_pem_public_key(public_key_pem)
     except (ValueError, UnsupportedAlgorithm):
         raise SignatureInvalid("the model-signing public key is not a PEM public key") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise SignatureInvalid("the model-signing public key is not an EC key")
     try:
-        key.verify(raw, pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(raw, pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(raw, pae(INTOTO_PAYLOAD_TYPE, payload))
+        else:
+            raise SignatureInvalid("the model-signing public key is neither EC nor Ed25519")
     except InvalidSignature:
         raise SignatureInvalid(f"the signature in {name} does not verify") from None
     signed = parse_json(payload, f"the payload of {name}", error=VerificationError)
