@@ -26,6 +26,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from tests.serving_helpers import PIMA_ROW as ROW  # noqa: E402 - needs the repository on the path
 
 ROUNDS = 3
 LATENCY_REQUESTS = 400  # per round and server
@@ -33,16 +34,6 @@ THROUGHPUT_SECONDS = 5.0  # per round and server
 CLIENTS = 8
 BATCH = 32  # rows per request in the second throughput column
 SHM = "/dev/shm"  # a tmpfs: the journal there shows the server without the fsync's cost
-ROW = {
-    "Pregnancies": 2,
-    "Glucose": 150,
-    "BloodPressure": 70,
-    "SkinThickness": 30,
-    "Insulin": 0,
-    "BMI": 33.1,
-    "DiabetesPedigreeFunction": 0.5,
-    "Age": 45,
-}
 
 
 def _body(request_id: str, rows: int = 1) -> bytes:

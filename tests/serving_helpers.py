@@ -12,6 +12,16 @@ from samdops.governance.signatures import Meaning
 from tests.cli_helpers import train_pima
 
 PIMA = "pima-diabetes-onset"
+PIMA_ROW = {  # one Pima patient, inside the contract
+    "Pregnancies": 2,
+    "Glucose": 150,
+    "BloodPressure": 70,
+    "SkinThickness": 30,
+    "Insulin": 0,
+    "BMI": 33.1,
+    "DiabetesPedigreeFunction": 0.5,
+    "Age": 45,
+}
 STAFF = {
     "quinn": ("Quinn Reviewer", {Role.QA_REVIEWER}, "reviewer-password-1"),
     "max": ("Max Release", {Role.RELEASE_MANAGER}, "release-password-1"),

@@ -16,19 +16,11 @@ from samdops.secrets.bootstrap import (
     bootstrap,
     default_policies_dir,
     load_policies,
+    role_names,
 )
 from tests.integration.conftest import VaultServer, self_signed_ca_pem
 
-ROLES = [
-    "drift-monitor",
-    "evaluate",
-    "ingest",
-    "pipeline-runner",
-    "register",
-    "serving",
-    "train",
-    "validate",
-]
+ROLES = sorted(role_names(load_policies(default_policies_dir())))  # test_secrets checks them
 Start = Callable[[], contextlib.AbstractContextManager[VaultServer]]
 
 

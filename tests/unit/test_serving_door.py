@@ -10,18 +10,9 @@ import pytest
 from samdops.config import default_config_path, load_config
 from samdops.errors import RowsRefused
 from samdops.serving.door import MAX_ROWS, checked_rows, request_columns
+from tests.serving_helpers import PIMA_ROW as ROW
 
 CONTRACT = load_config(default_config_path()).contract
-ROW = {
-    "Pregnancies": 2,
-    "Glucose": 150,
-    "BloodPressure": 70,
-    "SkinThickness": 30,
-    "Insulin": 0,
-    "BMI": 33.1,
-    "DiabetesPedigreeFunction": 0.5,
-    "Age": 45,
-}
 
 
 def inputs(**changes: Any) -> dict[str, list[Any]]:
