@@ -3,8 +3,8 @@ prediction log it uploads to the state location."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,30 +55,37 @@ def journal(tmp_path: Path, state: StateLocation, **options: object) -> Journal:
     return Journal(tmp_path / "journal", state, MODEL, **options)  # type: ignore[arg-type]
 
 
-def test_an_appended_record_is_on_disk_when_append_returns(
+def commit(j: Journal, *records: dict[str, object]) -> None:
+    """Commit ``records`` one after another, as the server's event loop does."""
+
+    async def each() -> None:
+        for r in records:
+            await j.commit(r)
+
+    asyncio.run(each())
+
+
+def test_a_committed_record_is_on_disk_when_commit_returns(
     tmp_path: Path, state: StateLocation
 ) -> None:
     j = journal(tmp_path, state, upload_every=3600, max_age=3600)
     j.open()
-    j.append(record(1))
+    commit(j, record(1))
     (active,) = (tmp_path / "journal" / "active").glob("*.jsonl")
     assert json.loads(active.read_bytes())["request_id"] == "r1"
     j.close()
 
 
-def test_concurrent_appends_share_fsyncs_and_none_is_lost(
+def test_concurrent_commits_share_fsyncs_and_none_is_lost(
     tmp_path: Path, state: StateLocation
 ) -> None:
     j = journal(tmp_path, state, upload_every=3600, max_age=3600)
     j.open()
-    threads = [
-        threading.Thread(target=lambda k=k: [j.append(record(k * 100 + i)) for i in range(50)])
-        for k in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+
+    async def clients() -> None:  # 8 clients, 50 requests each, all waiting at once
+        await asyncio.gather(*(j.commit(record(k * 100 + i)) for k in range(8) for i in range(50)))
+
+    asyncio.run(clients())
     assert j.committed == 400
     assert j.commits < 400  # group commit: one fsync covered several records
     j.close()
@@ -91,8 +98,7 @@ def test_a_full_segment_is_sealed_and_uploaded_under_its_hour_by_its_digest(
 ) -> None:
     j = journal(tmp_path, state, max_records=3, upload_every=3600, max_age=3600)
     j.open()
-    for n in range(7):
-        j.append(record(n))
+    commit(j, *(record(n) for n in range(7)))
     j.close()
     hour = state.documents.names(f"predictions/{MODEL}")
     assert hour == ["2026-12-04T03/"]
@@ -109,9 +115,9 @@ def test_a_segment_holds_the_records_of_one_hour(tmp_path: Path, state: StateLoc
     clock = Clock(AT)
     j = journal(tmp_path, state, upload_every=3600, max_age=3600, clock=clock)
     j.open()
-    j.append(record(1))
+    commit(j, record(1))
     clock.now += 2
-    j.append(record(2, AT + timedelta(seconds=2)))
+    commit(j, record(2, AT + timedelta(seconds=2)))
     j.close()
     assert state.documents.names(f"predictions/{MODEL}") == ["2026-12-04T03/", "2026-12-04T04/"]
 

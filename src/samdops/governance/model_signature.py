@@ -16,14 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from samdops import settings
 from samdops.audit.signer import Signer
 from samdops.digest import sha256_bytes
 from samdops.errors import VerificationError
 from samdops.store.state import StateLocation
 
 # The package modules are imported where used: samdops.package imports the governed registry.
-_KEY_NAME = "model-signing-p256.pem"  # samdops.package.model_signing.KEY_NAME
 
 BUNDLES = "registry/model-signatures"
 KEYS = "registry/model-signing-keys"
@@ -47,11 +45,6 @@ class ModelSignature:
         return None if bundle is None or key is None else cls(bundle, key)
 
 
-def signing_key_path(state: StateLocation) -> Path:
-    """The model-signing key of a local state (the key a package export signs with, too)."""
-    return (state.directory or settings.samdops_home()) / "keys" / _KEY_NAME
-
-
 def sign_model_bytes(state: StateLocation, model: bytes, platform: Signer) -> ModelSignature:
     """Sign ``model`` and store the bundle and the public key (write-once, by digest).
 
@@ -65,7 +58,9 @@ def sign_model_bytes(state: StateLocation, model: bytes, platform: Signer) -> Mo
             public = platform.public_key_pem()
             model_signing.sign_model_with(root, platform.sign, public, Path(tmp) / "model.sig")
         else:
-            key = model_signing.load_or_create_key(signing_key_path(state))
+            # the local state's own key, the one a package export signs with too
+            key_path = state.directory / "keys" / model_signing.KEY_NAME
+            key = model_signing.load_or_create_key(key_path)
             public = model_signing.public_pem(key)
             model_signing.sign_model(root, key, Path(tmp) / "model.sig")
         bundle = (Path(tmp) / "model.sig").read_bytes()

@@ -97,9 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_handlers(app)
     quiet_request_logs()
-    # The journal's writer thread hands each durable record back to the event loop: with the
-    # default 5 ms switch interval a request could wait that long for the GIL after its fsync.
-    sys.setswitchinterval(0.0002)
     try:
         server = ModelServer(
             http_port=args.port, enable_grpc=False, workers=1, enable_latency_logging=False

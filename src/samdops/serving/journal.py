@@ -1,15 +1,14 @@
 """The server's prediction journal: durable before the answer, uploaded in batches.
 
-:meth:`Journal.commit` (the server's event loop) and :meth:`Journal.append` (any thread)
-return once their record is on disk (written and fsynced), and both commit in groups: the loop
-writes every record that arrived in one pass of it with one fsync, and the writer thread every
-record queued while its previous fsync ran, so concurrent requests share the cost of
-durability.
+:meth:`Journal.commit`, awaited on the server's event loop, returns once its record is on
+disk (written and fsynced). Every record that arrives in one pass of the loop is written with
+one fsync (group commit), so concurrent requests share the cost of durability.
 
 Records go to the *active* segment; a segment is sealed when it holds ``max_records``, when it
-is ``max_age`` seconds old, or when the hour changes, and the uploader thread stores each sealed
-segment in the state location (:func:`samdops.serving.records.segment_key`: named by its
-sha256, so an upload repeated after a crash is the same document) and then deletes it.
+is ``max_age`` seconds old (a sealer thread sees to an idle one), or when the hour changes, and
+the uploader thread stores each sealed segment in the state location
+(:func:`samdops.serving.records.segment_key`: named by its sha256, so an upload repeated after a
+crash is the same document) and then deletes it.
 
 After a crash, :meth:`Journal.open` cuts a torn last line (a record whose fsync never finished,
 so no answer was sent for it), seals what is left and uploads every sealed segment before the
@@ -24,11 +23,9 @@ import fcntl
 import json
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,7 +35,6 @@ from samdops.serving.records import encode, segment_key
 from samdops.store.state import StateLocation
 
 log = logging.getLogger(__name__)
-_Item = tuple[bytes, str, "Future[None]"]
 
 
 class Journal:
@@ -64,8 +60,6 @@ class Journal:
         self.clock = clock
         self._active_dir = directory / "active"
         self._sealed_dir = directory / "sealed"
-        # (the record's line, the hour it was answered in, its future); None: close
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._file: IO[bytes] | None = None
         self._path: Path | None = None
         self._count = 0
@@ -76,8 +70,10 @@ class Journal:
         self._lock_file: IO[bytes] | None = None
         self._threads: list[threading.Thread] = []
         self._upload_now = threading.Event()
-        self._writer_done = threading.Event()
-        self._file_lock = threading.Lock()  # the event loop and the writer thread both write
+        self._stop = threading.Event()
+        self._sealer_done = threading.Event()
+        self._file_lock = threading.Lock()  # the event loop writes, the sealer thread seals
+        # (the record's line, the hour it was answered in, its future), until the loop's flush
         self._waiting: list[tuple[bytes, str, asyncio.Future[None]]] = []
         self.committed = 0  # records made durable since open
         self.commits = 0  # fsyncs that made them durable
@@ -87,7 +83,7 @@ class Journal:
 
     def open(self) -> int:
         """Lock the directory, recover what a killed server left, upload it, and start the
-        writer and the uploader. Returns how many records recovery uploaded."""
+        sealer and the uploader. Returns how many records recovery uploaded."""
         try:
             self._active_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._sealed_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -105,16 +101,16 @@ class Journal:
         numbers = [int(p.stem) for d in (self._active_dir, self._sealed_dir) for p in d.glob("*")]
         self._next = max(numbers, default=-1) + 1
         recovered = self.upload_sealed()
-        for target, name in ((self._write_loop, "journal-writer"), (self._upload_loop, "uploader")):
+        for target, name in ((self._seal_loop, "journal-sealer"), (self._upload_loop, "uploader")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         return recovered
 
     def close(self) -> None:
-        """Commit what is pending, seal, upload (best effort), and stop the threads."""
+        """Seal, upload (best effort), and stop the threads."""
         self._closing = True
-        self._queue.put(None)  # after every record queued before it
+        self._stop.set()
         self._upload_now.set()
         for thread in self._threads:
             thread.join(timeout=30)
@@ -125,44 +121,13 @@ class Journal:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def submit(self, record: Mapping[str, Any]) -> Future[None]:
-        """Queue ``record``; the future completes when it is durable (or fails with why not)."""
-        if self._closing:
-            raise StoreError("the journal is closed; the server is stopping")
-        future: Future[None] = Future()
-        self._queue.put((encode(record), str(record["time"])[:13], future))
-        return future
-
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Write ``record`` durably; return when it is on disk."""
-        self.submit(record).result()
-
-    def _write_loop(self) -> None:
-        closing = False
-        while not closing:
-            batch: list[_Item] = []
-            try:  # wait for the first record, then take every one that is waiting with it
-                item = self._queue.get(timeout=self._seconds_to_seal())
-                while True:
-                    if item is None:
-                        closing = True
-                    else:
-                        batch.append(item)
-                    item = self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            if batch:
-                self._commit(batch)
-            self._seal_if_due(final=closing)
-        self._writer_done.set()
-
-    def _commit(self, batch: list[_Item]) -> None:
-        error = self._write([(data, hour) for data, hour, _ in batch])
-        for _, _, future in batch:
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
+    def _seal_loop(self) -> None:
+        """Seal the active segment once it is ``max_age`` old (so that a quiet server's
+        records are uploaded too), and for the last time on close."""
+        while not self._stop.wait(self._seconds_to_seal()):
+            self._seal_if_due()
+        self._seal_if_due(final=True)
+        self._sealer_done.set()
 
     def _write(self, lines: list[tuple[bytes, str]]) -> StoreError | None:
         """Write ``lines`` (record, hour answered) and fsync once; why not, or ``None``."""
@@ -187,7 +152,7 @@ class Journal:
         """Write ``record`` durably from the event loop; return when it is on disk.
 
         Every record that arrives in one pass of the loop is written with one fsync, in the
-        loop's own thread (no hand-over to the writer thread and back)."""
+        loop's own thread (no hand-over to another thread and back)."""
         if self._closing:
             raise StoreError("the journal is closed; the server is stopping")
         loop = asyncio.get_running_loop()
@@ -268,7 +233,7 @@ class Journal:
         while True:
             self._upload_now.wait(timeout=self.upload_every)
             self._upload_now.clear()
-            done = self._writer_done.is_set()
+            done = self._sealer_done.is_set()
             try:
                 self.upload_sealed()
             except (StoreError, OSError) as exc:  # kept on disk; tried again next round
