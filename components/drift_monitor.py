@@ -15,6 +15,8 @@ def fetch_window(
     state: str,
     id_column: str,
     time_column: str,
+    run: str,
+    image: str,
     reference: Output[Dataset],
     current: Output[Dataset],
     labels: Output[Dataset],
@@ -23,11 +25,13 @@ def fetch_window(
     An empty window means yesterday (UTC); ``{window}`` in a path is replaced by it.
     ``predictions://NAME`` is model NAME's prediction log at ``state`` (window ``N`` or
     ``day-N``: rows whose ``time_column // 24`` is N), ``labels://NAME`` its label feed."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.monitoring import fetch_window_step
     from samdops.steps.training import run_step
 
     return run_step(
         fetch_window_step,
+        StepRun.of_component(state, run, image),
         reference_path=reference_path,
         current_path=current_path,
         labels_path=labels_path,
@@ -57,6 +61,8 @@ def drift_monitor(
     backend: str,
     model_ref: str,
     state: str,
+    run: str,
+    image: str,
     report: Output[HTML],
     summary: Output[Markdown],
     findings: Output[Artifact],
@@ -64,12 +70,14 @@ def drift_monitor(
 ) -> None:
     """Data drift of the window, and with a registered model its score drift and performance
     (measured on arrived labels, estimated otherwise): HTML report, summary, findings."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.monitoring import MonitorOptions, drift_monitor_step
     from samdops.steps.training import run_step
 
     options = MonitorOptions.from_mapping(locals())  # this component's option parameters
     outcome = run_step(
         drift_monitor_step,
+        StepRun.of_component(state, run, image),
         reference=reference,
         current=current,
         labels=labels,
@@ -87,12 +95,20 @@ def drift_monitor(
 
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
-def record_alerts(findings: Input[Artifact], state: str, run: str, retrain_plan_id: str) -> str:
+def record_alerts(
+    findings: Input[Artifact], state: str, run: str, retrain_plan_id: str, image: str
+) -> str:
     """Record each alert as an audit entry and SIEM event; return "retrain" when a critical
     alert should start retraining under PCCP ``retrain_plan_id`` (empty: never)."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.monitoring import record_alerts_step
     from samdops.steps.training import run_step
 
     return run_step(
-        record_alerts_step, findings=findings, state=state, run=run, retrain_plan_id=retrain_plan_id
+        record_alerts_step,
+        StepRun.of_component(state, run, image),
+        findings=findings,
+        state=state,
+        run=run,
+        retrain_plan_id=retrain_plan_id,
     )

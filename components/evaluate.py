@@ -12,15 +12,20 @@ def evaluate(
     model: Input[Model],
     comparator: Input[Model],
     test: Input[Dataset],
+    state: str,
+    run: str,
+    image: str,
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
     curves: Output[ClassificationMetrics],
 ) -> None:
     """Evaluate on the held-out test set and decide the gate; show metrics and ROC in the UI."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.training import evaluate_step, run_step
 
     run_step(
         evaluate_step,
+        StepRun.of_component(state, run, image),
         config=config,
         model=model,
         comparator=comparator,

@@ -11,6 +11,8 @@ def pccp_gate(
     config: str,
     plan_id: str,
     state: str,
+    run: str,
+    image: str,
     model: Input[Model],
     train: Input[Dataset],
     test: Input[Dataset],
@@ -20,10 +22,12 @@ def pccp_gate(
     summary: Output[Markdown],
 ) -> None:
     """Check scope, data, test independence, acceptance and non-inferiority; show the report."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.training import pccp_gate_step, run_step
 
     run_step(
         pccp_gate_step,
+        StepRun.of_component(state, run, image),
         config=config,
         plan_id=plan_id,
         state=state,

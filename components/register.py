@@ -25,10 +25,12 @@ def register(
     pipeline_spec: str = "",
 ) -> None:
     """Register the model (status gate_failed when a criterion was missed) and summarise the run."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.training import register_step, run_step
 
     run_step(
         register_step,
+        StepRun.of_component(state, run, image),
         config=config,
         source=source,
         dataset=dataset,

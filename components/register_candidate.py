@@ -26,10 +26,12 @@ def register_candidate(
     pipeline_spec: str = "",
 ) -> None:
     """Register as a candidate (or as rejected / outside the plan, and fail the run)."""
+    from samdops.steps.audited import StepRun
     from samdops.steps.training import register_step, run_step
 
     run_step(
         register_step,
+        StepRun.of_component(state, run, image),
         config=config,
         source=source,
         dataset=dataset,

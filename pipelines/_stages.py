@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from kfp import dsl
 
 from samdops.cluster.kube import apply_step_settings
+from samdops.components._image import COMPONENT_IMAGE
 from samdops.components.evaluate import evaluate
 from samdops.components.ingest import ingest
 from samdops.components.train import train
@@ -38,7 +39,11 @@ class Trained:
 def train_and_evaluate(
     config: str, data_uri: str, data_sha256: str, state: str, run: str, source_name: str
 ) -> Trained:
-    """Add import -> ingest -> validate -> train -> evaluate to the pipeline being defined."""
+    """Add import -> ingest -> validate -> train -> evaluate to the pipeline being defined.
+
+    Every step gets the state location, the run and its image: its start and end, and each
+    read of patient data, are audit events of that run at that state location.
+    """
     source = dsl.importer(
         artifact_uri=data_uri,
         artifact_class=dsl.Dataset,
@@ -46,18 +51,18 @@ def train_and_evaluate(
         metadata={"sha256": data_sha256},
     ).set_display_name(source_name)
     source.set_caching_options(False)  # the object at a URI can change; ingest checks its digest
-    ingested = ingest(
-        config=config, source=source.output, expected_sha256=data_sha256, state=state, run=run
-    )
+    audited = {"state": state, "run": run, "image": COMPONENT_IMAGE}
+    ingested = ingest(config=config, source=source.output, expected_sha256=data_sha256, **audited)
     validated = validate(
-        config=config, train=ingested.outputs["train"], test=ingested.outputs["test"]
+        config=config, train=ingested.outputs["train"], test=ingested.outputs["test"], **audited
     )
-    trained = train(config=config, train=ingested.outputs["train"]).after(validated)
+    trained = train(config=config, train=ingested.outputs["train"], **audited).after(validated)
     evaluated = evaluate(
         config=config,
         model=trained.outputs["model"],
         comparator=trained.outputs["comparator"],
         test=ingested.outputs["test"],
+        **audited,
     )
     for task, step in (
         (ingested, "ingest"),

@@ -18,6 +18,7 @@ step of this pipeline can release a model.
 from kfp import dsl
 
 from samdops.cluster.kube import apply_step_settings, pipeline_root
+from samdops.components._image import COMPONENT_IMAGE
 from samdops.components.drift_monitor import drift_monitor, fetch_window, record_alerts
 from samdops.hospital.columns import CATEGORICAL_SPEC, ICULOS
 from samdops.pipelines.retraining import retraining_pipeline
@@ -62,6 +63,8 @@ def monitoring_pipeline(
         state=state,
         id_column=id_column,
         time_column=time_column,
+        run=run,
+        image=COMPONENT_IMAGE,
     )
     apply_step_settings(fetched, "fetch-window")
     checked = drift_monitor(
@@ -79,6 +82,8 @@ def monitoring_pipeline(
         backend=backend,
         model_ref=model_ref,
         state=state,
+        run=run,
+        image=COMPONENT_IMAGE,
     )
     apply_step_settings(checked, "drift-monitor")
     recorded = record_alerts(
@@ -86,6 +91,7 @@ def monitoring_pipeline(
         state=state,
         run=run,
         retrain_plan_id=retrain_plan_id,
+        image=COMPONENT_IMAGE,
     )
     apply_step_settings(recorded, "record-alerts")
     with dsl.If(recorded.output == RETRAIN_CONDITION, name="critical-alert-retrain"):

@@ -35,6 +35,8 @@ def retraining_pipeline(
         config=config,
         plan_id=plan_id,
         state=state,
+        run=run,
+        image=COMPONENT_IMAGE,
         model=stages.trained.outputs["model"],
         train=stages.ingested.outputs["train"],
         test=stages.ingested.outputs["test"],

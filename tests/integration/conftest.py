@@ -346,13 +346,16 @@ class S3State:
         objects = client.list_objects(self.bucket, prefix=f"{PREFIX}/", recursive=True)
         return sorted(o.object_name for o in objects)
 
-    def samdops(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def samdops(
+        self, *args: str, timeout: float = 300, stdin: str = ""
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "samdops.cli", *args],
             capture_output=True,
             text=True,
             check=False,
             timeout=timeout,
+            input=stdin,
             env={**os.environ, **self.env},
         )
 

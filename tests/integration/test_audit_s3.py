@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -102,3 +103,54 @@ def test_unreachable_s3_fails_closed(s3_bucket: str, tmp_path: Any) -> None:
     log = AuditLog(S3EntryStore(dead, s3_bucket, "audit"))
     with pytest.raises(AuditError, match=r"cannot list audit objects in s3://"):
         log.append(_draft(0))
+
+
+def _process_writer(endpoint: str, bucket: str, key: str, writer: int) -> None:
+    """A writer process: 4 threads, 5 appends each, every one durable and covered on return."""
+    from minio import Minio
+
+    client = Minio(
+        endpoint.removeprefix("http://"),
+        access_key="samdops-test-access",
+        secret_key="samdops-test-secret",
+        secure=False,
+    )
+    log = AuditLog(
+        S3EntryStore(client, bucket, "audit"), signer=LocalEd25519Signer.load_or_create(key)
+    )
+
+    def work(thread: int) -> None:
+        for n in range(5):
+            log.append(_draft(n, f"p{writer}-t{thread}"))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_eight_writer_processes_on_s3_lose_nothing_and_never_fork(
+    s3_server: Any, s3_bucket: str, tmp_path: Any
+) -> None:
+    import multiprocessing
+
+    key = str(tmp_path / "k.pem")
+    signer = LocalEd25519Signer.load_or_create(key)
+    context = multiprocessing.get_context("forkserver")
+    procs = [
+        context.Process(target=_process_writer, args=(s3_server.endpoint, s3_bucket, key, w))
+        for w in range(8)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=600)
+    assert [proc.exitcode for proc in procs] == [0] * 8
+    store = S3EntryStore(s3_server.client(), s3_bucket, "audit")
+    verified = AuditLog(store, signer=signer).verify(signer.public_key_pem())
+    assert verified.size == 160 and verified.unanchored == 0  # every append covered
+    seen = Counter((r.event.actor.id, r.event.target.version) for r in AuditLog(store).entries())
+    expected = {(f"p{w}-t{t}", str(n)) for w in range(8) for t in range(4) for n in range(5)}
+    assert set(seen) == expected and set(seen.values()) == {1}
+    assert len(store.sequence_numbers()) < 160  # threads of a process shared commits

@@ -124,7 +124,11 @@ def test_the_cluster_flows_run_in_containers_sharing_only_s3_and_vault(
 
     package = tmp_path / "package"
     exporter = {"SAMDOPS_HOME": str(tmp_path / "exporter")}  # the exporter's own keys
-    assert f"exported {NAME}@1" in cli("package", "export", f"{NAME}@1", str(package), **exporter)
+    exported = cli(
+        "package", "export", f"{NAME}@1", str(package), "--user", "max", "--password-stdin",
+        stdin=PW["max"] + "\n", **exporter,
+    )  # fmt: skip
+    assert f"exported {NAME}@1" in exported
     assert "VERIFIED: every file, signature and proof holds" in cli(
         "package", "verify", str(package)
     )

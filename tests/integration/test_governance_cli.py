@@ -10,7 +10,12 @@ import pytest
 from samdops.governance.service import GovernedRegistry
 from tests.cli_helpers import create_users, samdops, train_pima
 
-PASSWORD = {"admin": "admin-password-1", "quinn": "reviewer-password", "max": "release-password"}
+PASSWORD = {
+    "admin": "admin-password-1",
+    "quinn": "reviewer-password",
+    "max": "release-password",
+    "audrey": "auditor-password",
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +29,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {
             "quinn": ("qa-reviewer", "Quinn Q. Reviewer", PASSWORD["quinn"]),
             "max": ("release-manager", "Max R. Manager", PASSWORD["max"]),
+            "audrey": ("auditor", "Audrey Auditor", PASSWORD["audrey"]),
         },
     )
     return home
@@ -74,7 +80,9 @@ def test_sign_release_and_show(home: Path) -> None:
     assert released.returncode == 0, released.stderr
     assert released.stdout.startswith(f"{ref}  state released")
     assert "  signed: Quinn Q. Reviewer (quinn), " in released.stdout
-    listing = json.loads(samdops(home, "registry", "list", "--json").stdout)
+    reader = ("--user", "audrey", "--password-stdin")
+    stdin = PASSWORD["audrey"] + "\n"
+    listing = json.loads(samdops(home, "registry", "list", "--json", *reader, stdin=stdin).stdout)
     (model,) = listing
     assert model["state"] == "released" and model["trained_by"] == "eve"
     assert [(s["name"], s["meaning"]) for s in model["signatures"]] == [
@@ -82,10 +90,11 @@ def test_sign_release_and_show(home: Path) -> None:
         ("Max R. Manager", "approval"),
     ]
     export = home.parent / "export"
-    assert samdops(home, "audit", "export", "--out", str(export)).returncode == 0
+    exported = samdops(home, "audit", "export", "--out", str(export), *reader, stdin=stdin)
+    assert exported.returncode == 0, exported.stderr
     report = (export / "report.txt").read_text()
     assert "    signature: Quinn Q. Reviewer (quinn), 20" in report and ", review\n" in report
-    text = samdops(home, "registry", "list").stdout
+    text = samdops(home, "registry", "list", *reader, stdin=stdin).stdout
     assert "signed: Max R. Manager (max)" in text and ", approval" in text
 
 

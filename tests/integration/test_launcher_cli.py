@@ -45,7 +45,10 @@ def test_an_actor_variable_does_not_let_the_launcher_review_their_own_model(
     )
     assert trained.returncode == 0, trained.stdout + trained.stderr
     ref = "pima-diabetes-onset@1"
-    shown = json.loads(_ok(home, "registry", "show", ref, "--json"))
+    shown = json.loads(
+        _ok(home, "registry", "show", ref, "--json", "--user", "alice", "--password-stdin",
+            stdin=ALICE + "\n")
+    )  # fmt: skip
     assert shown["trained_by"] == "alice"
 
     review = samdops(

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 from kfp import local
 
+from samdops.audit.event import Action
 from samdops.cluster.kube import local_execution
 from samdops.config import default_config_path, load_config
+from samdops.digest import sha256_file
 from samdops.governance.lifecycle import State
 from samdops.governance.service import GovernedRegistry
 from samdops.hospital import get_scenario, simulate_hospital
@@ -85,8 +87,6 @@ def test_monitoring_pipeline_records_the_alert_in_the_audit_log_and_the_siem(
     run_dir = _run_dir(tmp_path / "root")
     findings = run_dir / "drift-monitor" / "findings"
     assert alert["new_hash"] == details["findings_sha256"]
-    from samdops.digest import sha256_file
-
     assert details["findings_sha256"] == sha256_file(findings)
     events = [json.loads(line) for line in siem.read_text().splitlines()]
     siem_alert = next(e for e in events if e.get("metadata", {}).get("uid") == alert["id"])
@@ -99,6 +99,24 @@ def test_monitoring_pipeline_records_the_alert_in_the_audit_log_and_the_siem(
     assert "<svg" in report and "Lactate" in report
     summary = (run_dir / "drift-monitor" / "summary").read_text()
     assert summary.startswith("# Drift monitor: window 0004") and "**DRIFT**" in summary
+    # Issue 18: each step's reads, by the monitor, with the copies' digests (no labels: no read)
+    copies = {role: run_dir / "fetch-window" / role for role in ("reference", "current")}
+    expected = [
+        (role, f"dataset/monitor/{role}", sha256_file(path), str(len(pd.read_parquet(path))))
+        for role, path in copies.items()
+    ]
+    reads = [
+        r.event
+        for r in GovernedRegistry(home, sinks=[]).audit.entries()
+        if r.event.action == Action.READ
+    ]
+    assert [
+        (e.detail_map()["role"], e.target.id, e.target.version, e.detail_map()["rows"])
+        for e in reads
+    ] == expected * 2  # fetch-window read the sources, drift-monitor the copies
+    for event in reads:
+        assert (event.actor.id, event.source.ref) == (DRIFT_MONITOR_ACTOR, "monitor-0004")
+        assert event.detail_map()["purpose"] == "monitor"
 
 
 @pytest.fixture(scope="module")
@@ -395,6 +413,26 @@ def test_monitor_cli_scores_with_a_registered_model(sepsis_home: Path, tmp_path:
     assert report["window"] == "day7" and report["model"] == "sepsis-risk@1"
     history = sorted((sepsis_home / "monitoring").glob("*/history/*.json"))
     assert json.loads(history[-1].read_text())["window"] == "day7"
+    # Issue 18: each file read by the OS account (no users here), its sha256 and rows
+    from samdops.governance.launch import os_account
+
+    files = {
+        "reference": REPO / "data" / "sepsis-reference.parquet",
+        "current": tmp_path / "day7.parquet",
+        "labels": tmp_path / "labels.parquet",
+    }
+    reads = [
+        r.event
+        for r in GovernedRegistry(sepsis_home, sinks=[]).audit.entries()
+        if r.event.action == Action.READ and r.event.source.ref == "samdops monitor"
+    ]
+    assert [
+        (e.detail_map()["role"], e.target.version, e.detail_map()["rows"], e.actor.id)
+        for e in reads
+    ] == [
+        (role, sha256_file(path), str(len(pd.read_parquet(path))), f"os:{os_account()}")
+        for role, path in files.items()
+    ]
 
 
 def _copy_home(home: Path, to: Path) -> Path:

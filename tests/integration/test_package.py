@@ -19,6 +19,7 @@ from samdops.launch.compiler import compile_pipeline
 from samdops.package import layout as L
 from samdops.package.export import export_package as _export_package
 from tests.package_helpers import flip_byte, trained_reviewed_home
+from tests.unit.test_package_access import STAFF, add_staff
 
 # As `samdops package export` does: compile the spec when the store lacks it.
 export_package = partial(_export_package, compile_spec=compile_pipeline)
@@ -29,7 +30,7 @@ MODEL = "pima-diabetes-onset@1"
 
 
 def samdops(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "samdops.cli", *args],
@@ -39,12 +40,15 @@ def samdops(
         timeout=300,
         cwd=cwd,
         env={**os.environ, **(env or {})},
+        input=stdin,
     )
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_reviewed_home(tmp_path_factory.mktemp("pkg-int"))
+    home = trained_reviewed_home(tmp_path_factory.mktemp("pkg-int"))
+    add_staff(home)  # max, a release manager, exports
+    return home
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +61,10 @@ def archive(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "latest",
         str(out),
         "--tar",
+        *("--user", "max", "--password-stdin"),
         cwd=out.parent,
         env={"SAMDOPS_HOME": str(home)},
+        stdin=STAFF["max"][1] + "\n",
     )
     assert done.returncode == 0, done.stderr
     print(f"export took {time.monotonic() - started:.1f} s (CLI, cold imports)")

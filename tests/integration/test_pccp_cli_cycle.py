@@ -125,7 +125,10 @@ def test_train_release_retrain_release(tmp_path: Path) -> None:
     assert "PCCP pccp-pima-diabetes-onset@1: candidate (retrain-new-data)" in retrained.stdout
     v2 = "pima-diabetes-onset@2"
     release(v2)
-    listing = {m["id"]: m for m in json.loads(samdops("registry", "list", "--json").stdout)}
+    listed = samdops(
+        "registry", "list", "--json", "--user", "max", "--password-stdin", stdin=PW["max"] + "\n"
+    )
+    listing = {m["id"]: m for m in json.loads(listed.stdout)}
     assert listing[v1]["state"] == "released" and listing[v2]["state"] == "released"
     run_dir = max((home / "runs").glob("retrain-*"))
     (root,) = list((run_dir / "pipeline-root").iterdir())

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from samdops.audit.event import Action, EventKind, Outcome
 from samdops.config import default_config_path, load_config
 from samdops.digest import sha256_file
-from samdops.governance.records import Registry
+from samdops.governance.records import TEST_SET_KIND, Registry
+from samdops.governance.service import PIPELINE_ACTOR, GovernedRegistry
 from samdops.steps.inprocess import run_training_in_process
 from tests.bad_inputs import BAD_INPUTS, BadInput
 from tests.cli_helpers import samdops
@@ -91,6 +94,86 @@ def test_registered_record_carries_lineage_and_verifiable_artifacts(
     assert b"<html" in html[:2000].lower()
 
 
+def _events(home: Path) -> list[Any]:
+    return [r.event for r in GovernedRegistry(str(home)).audit.entries()]
+
+
+def test_every_step_is_on_the_record_with_its_digests(trained: tuple[Path, list[str]]) -> None:
+    """Issue #18: per step, its start and end with the digests it read and wrote, each read of
+    patient data with digest, rows and purpose, and the test set's CREATE (AT-01)."""
+    home, _ = trained
+    record = Registry(home).get("pima-diabetes-onset@1").document
+    run = record["lineage"]["pipeline_run"]
+    digest = {k: v["sha256"] for k, v in record["artifacts"].items()}
+    events = [e for e in _events(home) if e.source.ref == run]
+    steps = [e for e in events if e.kind == EventKind.EXECUTION]
+    assert [(e.action, str(e.target)) for e in steps] == [
+        (action, f"step/{step}@{run}")
+        for step in ("ingest", "validate", "train", "evaluate", "register")
+        for action in (Action.STEP_START, Action.STEP_END)
+    ]
+    assert {e.actor.id for e in events if e.kind != EventKind.CHANGE} == {PIPELINE_ACTOR}
+    assert all(e.outcome == Outcome.SUCCESS for e in steps)
+    ends = {e.detail_map()["step"]: e.detail_map() for e in steps if e.action == Action.STEP_END}
+    image = ends["ingest"]["image"]
+    assert image.startswith("subprocess (no image; the component names ")  # kfp.local subprocess
+    assert {d["image"] for d in ends.values()} == {image}
+    io = {step: (json.loads(d["inputs"]), json.loads(d["outputs"])) for step, d in ends.items()}
+    assert io["ingest"] == (
+        {"source": PIMA_SHA256},
+        {"dataset": digest["dataset"], "train": digest["train"], "test": digest["test"]},
+    )
+    assert io["validate"] == (
+        {"train": digest["train"], "test": digest["test"]},
+        {"report": digest["validation_report"]},
+    )
+    assert io["train"] == (
+        {"train": digest["train"]},
+        {"model": digest["model"], "comparator": digest["comparator"]},
+    )
+    assert io["evaluate"] == (
+        {"model": digest["model"], "comparator": digest["comparator"], "test": digest["test"]},
+        {"evaluation": digest["evaluation"]},
+    )
+    assert io["register"][0] == {
+        "source": PIMA_SHA256,
+        **{k: digest[k] for k in ("dataset", "train", "test", "model", "comparator")},
+        "validation_report": digest["validation_report"],
+        "evaluation": digest["evaluation"],
+    }
+    starts = {
+        e.detail_map()["step"]: e.detail_map() for e in steps if e.action == Action.STEP_START
+    }
+    assert all(starts[s]["inputs"] == ends[s]["inputs"] for s in ends)
+    reads = [
+        (str(e.target), e.detail_map()["purpose"], e.detail_map()["rows"])
+        for e in events
+        if e.action == Action.READ
+    ]
+    name = "dataset/pima-diabetes-onset"
+    source, dataset = f"{name}/source@{PIMA_SHA256}", f"{name}/dataset@{digest['dataset']}"
+    train, test = f"{name}/train@{digest['train']}", f"{name}/test@{digest['test']}"
+    assert reads == [
+        (source, "ingest", "768"),
+        (train, "validate", "614"),
+        (test, "validate", "154"),
+        (train, "train", "614"),
+        (test, "evaluate", "154"),
+        (dataset, "register", "768"),
+        (train, "register", "614"),
+        (test, "register", "154"),
+    ]
+    (created,) = [
+        e
+        for e in _events(home)
+        if e.action == Action.CREATE and e.detail_map().get("kind") == TEST_SET_KIND
+    ]  # the second run used the same test set: its registration stands, no second event
+    assert str(created.target) == f"test-set@{digest['test']}"
+    assert created.detail_map()["rows"] == "154"
+    log = GovernedRegistry(str(home)).audit
+    assert max(log.store.checkpoint_sizes()) == len(log)  # every event is signed
+
+
 def test_kfp_ui_outputs_are_written(trained: tuple[Path, list[str]]) -> None:
     home, _ = trained
     run_dir = next((home / "runs").iterdir())
@@ -123,6 +206,20 @@ def test_bad_input_gives_one_line_and_registers_nothing(case: BadInput, tmp_path
     assert done.returncode == 2
     assert done.stderr == f"samdops: error: {case.error.format(path=data)}\n"
     assert Registry(tmp_path / "home").records() == []
+    # a step that refused the data ends on the record as a failure, with the error's class
+    runs = tmp_path / "home" / "runs"
+    found = sorted(runs.glob("*/errors.jsonl"))
+    assert len(found) == (1 if runs.exists() else 0)  # refused before a run: no step ran
+    for errors_file in found:
+        failed = json.loads(errors_file.read_text().splitlines()[0])
+        (end,) = [e for e in _events(tmp_path / "home") if e.action == Action.STEP_END]
+        assert (
+            str(end.target)
+            == f"step/{failed['step'].removesuffix('_step')}@{errors_file.parent.name}"
+        )
+        assert end.outcome == Outcome.FAILURE
+        assert end.detail_map()["error_class"] == failed["type"]
+        assert json.loads(end.detail_map()["outputs"]) == {}
 
 
 def test_dataset_with_another_digest_is_refused(tmp_path: Path) -> None:

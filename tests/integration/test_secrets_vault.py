@@ -60,15 +60,22 @@ def test_one_role_cannot_read_another_roles_secret(
     )
 
 
-def test_only_register_may_sign_with_the_audit_key(
+def test_the_steps_may_sign_audit_checkpoints_and_the_server_may_not(
     planted: VaultServer, approle_login: Callable[[str], AppRoleAuth]
 ) -> None:
-    register = VaultSecrets(planted.addr, approle_login("register")).client()
-    signed = register.secrets.transit.sign_data("samdops-audit", "aGVsbG8=")
-    assert signed["data"]["signature"].startswith("vault:v1:")
+    for step in ("ingest", "validate", "train", "evaluate", "register", "drift-monitor"):
+        client = VaultSecrets(planted.addr, approle_login(step)).client()
+        signed = client.secrets.transit.sign_data("samdops-audit", "aGVsbG8=")
+        assert signed["data"]["signature"].startswith("vault:v1:"), step
+    for role in ("serving", "pipeline-runner"):
+        client = VaultSecrets(planted.addr, approle_login(role)).client()
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.secrets.transit.sign_data("samdops-audit", "aGVsbG8=")
     train = VaultSecrets(planted.addr, approle_login("train")).client()
-    with pytest.raises(hvac.exceptions.Forbidden):
-        train.secrets.transit.sign_data("samdops-audit", "aGVsbG8=")
+    with pytest.raises(hvac.exceptions.Forbidden):  # verifying is register's (model records)
+        train.secrets.transit.verify_signed_data(
+            "samdops-audit", "aGVsbG8=", signature="vault:v1:x"
+        )
 
 
 def test_token_auth_and_missing_secret(planted: VaultServer) -> None:

@@ -45,11 +45,14 @@ def test_a_governed_lifecycle_keeps_every_record_in_the_bucket(
     assert "audit log OK:" in verified.stdout and "Vault Transit key samdops-audit" in (
         verified.stdout
     )
-    shown = s3_state.samdops("registry", "show", f"{NAME}@1")
+    reader = ("--user", "max", "--password-stdin")
+    shown = s3_state.samdops("registry", "show", f"{NAME}@1", *reader, stdin=PW["max"] + "\n")
     assert shown.returncode == 0 and "state: released" in shown.stdout, shown.stderr
 
     package = tmp_path / "package"
-    exported = s3_state.samdops("package", "export", f"{NAME}@1", str(package))
+    exported = s3_state.samdops(
+        "package", "export", f"{NAME}@1", str(package), *reader, stdin=PW["max"] + "\n"
+    )
     assert exported.returncode == 0, exported.stderr
     checked = s3_state.samdops("package", "verify", str(package))
     assert checked.returncode == 0 and "VERIFIED" in checked.stdout, checked.stdout

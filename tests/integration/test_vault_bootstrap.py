@@ -19,6 +19,7 @@ from samdops.secrets.bootstrap import (
     role_names,
 )
 from tests.integration.conftest import VaultServer, self_signed_ca_pem
+from tests.integration.vault_audit import configured_vault
 
 ROLES = sorted(role_names(load_policies(default_policies_dir())))  # test_secrets checks them
 Start = Callable[[], contextlib.AbstractContextManager[VaultServer]]
@@ -71,9 +72,10 @@ def test_bootstrap_updates_a_changed_policy(start_vault: Start, tmp_path: Path) 
 
 
 def test_cli_bootstrap_never_prints_the_token(
-    start_vault: Start, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with start_vault() as server:
+    monkeypatch.setenv("SAMDOPS_HOME", str(tmp_path / "home"))  # Vault's audit log goes there
+    with configured_vault(tmp_path / "bao") as server:  # takes audit devices through the API
         monkeypatch.setenv("VAULT_TOKEN", server.root_token)
         assert main(["vault", "bootstrap", "--addr", server.addr, "--namespace", "samdops"]) == 0
         first = capsys.readouterr()

@@ -20,6 +20,9 @@ from samdops.audit import (
     Target,
 )
 from samdops.cli import main
+from samdops.governance.launch import os_account
+
+OS_ID = f"os:{os_account()}"
 
 
 @pytest.fixture
@@ -95,22 +98,25 @@ def test_export_and_verify_the_export_offline(
 ) -> None:
     out_dir = tmp_path / "export"
     status, out, _ = run(capsys, "audit", "export", "--out", str(out_dir))
-    assert status == 0 and out == f"exported 6 entries to {out_dir}\n"
+    # 7: the export is itself on the record (entry 6, by the OS account: no users yet)
+    assert status == 0 and out == f"exported 7 entries to {out_dir}\n"
     assert sorted(os.listdir(out_dir)) == [
         "audit.jsonl",
         "checkpoint.note",
         "public-key.pem",
+        "report.html",
         "report.txt",
     ]
     report = (out_dir / "report.txt").read_text()
     assert "#3  " in report and "STATE_CHANGE  model/pima@3" in report and "to: approved" in report
+    assert f"exported by: {OS_ID} (local_os_user), entry 6\n" in report
     lines = (out_dir / "audit.jsonl").read_text().splitlines()
-    assert len(lines) == 6 and all(json.loads(x)["tree_size"] == 6 for x in lines)
+    assert len(lines) == 7 and all(json.loads(x)["tree_size"] == 7 for x in lines)
     assert len(json.loads(lines[0])["inclusion_proof"]) == 3
 
     key = public_key(home, tmp_path)
     status, out, _ = run(capsys, "audit", "verify", "--export", str(out_dir), "--public-key", key)
-    assert status == 0 and out.startswith("export OK: 6 entries included in checkpoint")
+    assert status == 0 and out.startswith("export OK: 7 entries included in checkpoint")
 
     tampered = json.loads(lines[3])
     tampered["entry"] = tampered["entry"].replace("carol", "mallory")
@@ -123,8 +129,8 @@ def test_export_and_verify_the_export_offline(
     (out_dir / "audit.jsonl").write_text("\n".join(lines[:2]) + "\n")
     status, _, err = run(capsys, "audit", "verify", "--export", str(out_dir), "--public-key", key)
     assert err == (
-        "samdops: error: the export has 2 entries but its checkpoint covers 6: "
-        "entries 2 to 5 are missing (truncated)\n"
+        "samdops: error: the export has 2 entries but its checkpoint covers 7: "
+        "entries 2 to 6 are missing (truncated)\n"
     )
 
 

@@ -142,7 +142,7 @@ def test_an_append_on_a_signed_log_is_covered_when_it_returns(
 # -- the audit store fails during register: no record ------------------------------------------
 
 
-@pytest.mark.parametrize("fails", ["create_if_absent", "read"])
+@pytest.mark.parametrize("fails", ["create_if_absent", "read_current"])
 def test_a_failing_audit_store_during_register_leaves_no_record(
     gov: GovernedRegistry, monkeypatch: pytest.MonkeyPatch, fails: str
 ) -> None:

@@ -1,7 +1,8 @@
 """Caching that cannot lie: a step whose result depends on time or on shared state (the
 registry, the audit log, the monitoring history, yesterday's window) is compiled with caching
-off, so a recurring run never replays an earlier day's result; only the pure steps on
-digest-pinned inputs (validate, train, evaluate) may be served from KFP's cache."""
+off, so a recurring run never replays an earlier day's result. Every step appends its start and
+end events to the audit log (issue 18), so no step is pure any more and none is cached: a step
+served from KFP's cache would leave the run's trace without it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import yaml
 from samdops.cluster.kube import STEPS
 from samdops.launch.compiler import PIPELINES, compile_pipeline
 
-PURE = {"validate", "train", "evaluate"}
+PURE: set[str] = set()
 
 
 def _tasks(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -41,7 +42,7 @@ def test_only_pure_steps_may_be_cached(specs: dict[str, dict[str, Any]], pipelin
     assert cached, f"{pipeline} has no tasks"
     assert {n for n, on in cached.items() if on} == PURE & set(cached)
     expected_off = {
-        "samdops-training": {"importer", "ingest", "register"},
+        "samdops-training": {"importer", "ingest", "validate", "train", "evaluate", "register"},
         "samdops-retraining": {"importer", "ingest", "pccp-gate", "register-candidate"},
         "samdops-monitoring": {"fetch-window", "drift-monitor", "record-alerts"},
     }[pipeline]

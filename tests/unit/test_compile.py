@@ -93,3 +93,29 @@ def test_pinning_rule() -> None:
     assert not is_pinned("x@sha256:" + "a" * 63)
     with pytest.raises(PipelineError):
         require_pinned("python:3.11")
+
+
+def test_every_step_is_told_its_state_run_and_image() -> None:
+    """Each step's audit events need the state location, the run and the image (issue #18):
+    every task of every pipeline gets them, the state and run from the pipeline's parameters
+    and, as the image, the one its executor runs."""
+    from samdops.launch.compiler import PIPELINES, compile_pipeline
+
+    for pipeline in sorted(PIPELINES):
+        spec = next(yaml.safe_load_all(compile_pipeline(pipeline)))
+        executors = spec["deploymentSpec"]["executors"]
+        dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]
+        steps = 0
+        for dag in dags:
+            for name, task in dag["tasks"].items():
+                component = spec["components"][task["componentRef"]["name"]]
+                executor = executors.get(component.get("executorLabel", ""), {})
+                if "container" not in executor:
+                    continue  # the importer, a condition branch or a sub-pipeline
+                given = task["inputs"]["parameters"]
+                image = given["image"]["runtimeValue"]["constant"]
+                assert image == executor["container"]["image"], f"{pipeline}/{name}"
+                for parameter in ("state", "run"):
+                    assert "componentInputParameter" in given[parameter], f"{pipeline}/{name}"
+                steps += 1
+        assert steps == {"samdops-training": 5, "samdops-retraining": 6}.get(pipeline, 9)

@@ -379,7 +379,8 @@ def test_editing_an_alert_entry_is_caught_by_audit_verify(tmp_path: Path) -> Non
 def test_the_monitor_identity_cannot_release_register_or_sign() -> None:
     roles = frozenset({Role.DRIFT_MONITOR})
     require(DRIFT_MONITOR_ACTOR, roles, Permission.RECORD_ALERT)
-    for permission in set(Permission) - {Permission.RECORD_ALERT, Permission.READ_REGISTRY}:
+    allowed = {Permission.RECORD_ALERT, Permission.READ_REGISTRY, Permission.READ_DATA}
+    for permission in set(Permission) - allowed:
         with pytest.raises(AccessDenied, match=f"may not {permission.value};"):
             require(DRIFT_MONITOR_ACTOR, roles, permission)
 

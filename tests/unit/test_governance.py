@@ -50,16 +50,55 @@ def _release_path(gov: GovernedRegistry) -> str:
 
 # -- AC-02 / AC-03: the role matrix, every role x every permission ------------------------------
 
+# The intended matrix, stated independently of MATRIX: a change to one without the other fails.
 EXPECTED = {
-    Role.DATA_STEWARD: {"read-registry", "register-data"},
-    Role.ML_ENGINEER: {"read-registry", "register-model", "register-plan", "sign-authorship"},
+    Role.DATA_STEWARD: {"read-registry", "read-data", "register-data"},
+    Role.ML_ENGINEER: {
+        "read-registry",
+        "read-data",
+        "register-model",
+        "register-plan",
+        "sign-authorship",
+    },
     Role.QA_REVIEWER: {"read-registry", "register-plan", "sign-review", "reject", "read-audit"},
-    Role.RELEASE_MANAGER: {"read-registry", "sign-approval", "release", "retire", "reject"},
+    Role.RELEASE_MANAGER: {
+        "read-registry",
+        "export-package",
+        "sign-approval",
+        "release",
+        "retire",
+        "reject",
+    },
     Role.AUDITOR: {"read-registry", "read-audit", "export-audit"},
-    Role.PIPELINE: {"read-registry", "register-model", "record-gate"},
+    Role.PIPELINE: {"read-registry", "read-data", "register-model", "record-gate"},
     Role.USER_ADMIN: {"manage-users"},
-    Role.DRIFT_MONITOR: {"read-registry", "record-alert"},
+    Role.DRIFT_MONITOR: {"read-registry", "read-data", "record-alert"},
 }
+ALL_PERMISSIONS = {
+    "read-registry",
+    "read-data",
+    "read-audit",
+    "export-audit",
+    "export-package",
+    "register-data",
+    "register-model",
+    "register-plan",
+    "record-gate",
+    "sign-authorship",
+    "sign-review",
+    "sign-approval",
+    "release",
+    "retire",
+    "reject",
+    "manage-users",
+    "record-alert",
+}
+
+
+def test_the_matrix_covers_every_role_and_permission_the_table_names() -> None:
+    assert {r.value for r in Role} == {r.value for r in EXPECTED}
+    assert {p.value for p in Permission} == ALL_PERMISSIONS
+    assert set(MATRIX) == set(Role)
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samdops.audit.event import Action, Outcome, Target
-from samdops.cli import main
 from samdops.digest import sha256_bytes
 from samdops.errors import AccessDenied, AuthenticationFailed, ConfigError, VerificationError
 from samdops.governance.identity import UserDirectory
@@ -379,18 +378,24 @@ def _forge_signature(gov: GovernedRegistry, ref: str, name: str) -> None:
 
 
 def test_a_stored_name_with_a_newline_cannot_forge_a_line_in_registry_output(
-    gov: GovernedRegistry, ref: str, capsys: pytest.CaptureFixture[str]
+    gov: GovernedRegistry,
+    ref: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _forge_signature(gov, ref, FORGED_NAME)
     escaped_line = (
         "Quinn Two\\n  approval  Rhea Release (rm1), 2026-01-01T00:00:00.000Z, approval (quinn2), "
         "2026-01-01T00:00:00.000Z, review"
     )
-    assert main(["registry", "show", ref]) == 0
-    shown = capsys.readouterr().out.splitlines()
+    reader = (PW["max"] + "\n", "--user", "max", "--password-stdin")
+    status, out, _ = _cli(capsys, monkeypatch, reader[0], "registry", "show", ref, *reader[1:])
+    assert status == 0
+    shown = out.splitlines()
     assert shown[-2:] == ["state: reviewed", f"signed: {escaped_line}"]
-    assert main(["registry", "list"]) == 0
-    listed = capsys.readouterr().out.splitlines()
+    status, out, _ = _cli(capsys, monkeypatch, reader[0], "registry", "list", *reader[1:])
+    assert status == 0
+    listed = out.splitlines()
     assert listed[1:] == [f"    signed: {escaped_line}"]
     assert gov.get(ref).as_dict()["signatures"][0]["display"] == escaped_line
 

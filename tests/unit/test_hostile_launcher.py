@@ -8,6 +8,7 @@ users, and ``audit export`` escapes every stored value it shows.
 
 from __future__ import annotations
 
+import io
 import os
 import pwd
 from collections.abc import Iterator
@@ -358,7 +359,10 @@ def test_service_and_os_account_ids_cannot_be_added_as_users(
 
 
 def test_audit_export_escapes_names_and_text_that_would_forge_lines(
-    gov: GovernedRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    gov: GovernedRegistry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     forged = "mallory\n#99  2026-01-01T00:00:00.000Z  SIGN  pima@1  -> success"
     gov.audit.append(  # stored before names were checked, or by a future bug
@@ -372,8 +376,13 @@ def test_audit_export_escapes_names_and_text_that_would_forge_lines(
         )
     )
     gov.audit.checkpoint()
+    admin = gov.users.authenticate("admin", PW["admin"])
+    gov.users.add(admin, "audrey", "Audrey", {Role.AUDITOR}, temporary_password="t" * 12)
+    gov.users.change_password("audrey", "t" * 12, "auditor-password")
     out_dir = tmp_path / "export"
-    assert main(["audit", "export", "--out", str(out_dir)]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("auditor-password\n"))
+    argv = ["audit", "export", "--out", str(out_dir), "--user", "audrey", "--password-stdin"]
+    assert main(argv) == 0
     capsys.readouterr()
     report = (out_dir / "report.txt").read_text(encoding="utf-8")
     lines = report.splitlines()

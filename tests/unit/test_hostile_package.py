@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from samdops.audit.event import Actor, AuthMethod
 from samdops.audit.signer import LocalEd25519Signer
 from samdops.cli import main
 from samdops.errors import PackageVerificationError, SamdopsError
@@ -36,7 +37,9 @@ from samdops.package.manifest import MANIFEST_FILE, MANIFEST_SIGNATURE, build_ma
 from samdops.package.reproduce import reproduce_package
 from samdops.package.verify import inspect_package, verify_package
 from tests.package_helpers import trained_reviewed_home
+from tests.unit.test_package_access import STAFF, add_staff
 
+READER = Actor("os:packager", AuthMethod.LOCAL_OS_USER)
 HOW = "give the package directory or the .tar that `samdops package export --tar` wrote"
 SHAPE = (
     "; a package archive holds one directory of regular files, as `samdops package export "
@@ -49,7 +52,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``base/pkg`` and ``base/pkg.tar`` of the reviewed Pima model; ``base/home`` its state."""
     base = tmp_path_factory.mktemp("hostile-package")
     home = trained_reviewed_home(base)
-    export = partial(export_package, compile_spec=compile_pipeline)
+    add_staff(home)  # max, a release manager, exports with the CLI
+    export = partial(export_package, compile_spec=compile_pipeline, by=READER)
     export("pima-diabetes-onset@1", base / "pkg", state=home, tar=True)
     return base
 
@@ -417,7 +421,7 @@ def test_malformed_json_is_a_failure_naming_the_file(
 def test_reproduce_accepts_the_tar_and_verifies_it_first(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = reproduce_package(exported / "pkg.tar")
+    result = reproduce_package(exported / "pkg.tar", by=READER, state=exported / "home")
     assert result.match
     hostile = _tar(tmp_path / "hostile.tar", APPENDED["dot-dot"][0], base=exported / "pkg.tar")
     assert _one_line_error(["reproduce", str(hostile)], capsys) == (
@@ -637,7 +641,9 @@ def test_export_with_a_card_that_cannot_be_read_is_one_line(
     exported: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(STAFF["max"][1] + "\n"))
     card = tmp_path / "card.yaml"
     if content is None:
         card.mkdir()
@@ -645,19 +651,24 @@ def test_export_with_a_card_that_cannot_be_read_is_one_line(
         card.write_bytes(content)
     out = tmp_path / "out"
     argv = ["package", "export", "latest", str(out), "--card", str(card)]
-    argv += ["--state", str(exported / "home")]
+    argv += ["--state", str(exported / "home"), "--user", "max", "--password-stdin"]
     error = _one_line_error(argv, capsys)
     assert error == "model card text " + message.format(card=card)
     assert TOKEN not in error and not out.exists()
 
 
 def test_export_with_a_card_that_is_no_mapping_is_one_line(
-    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    exported: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(STAFF["max"][1] + "\n"))
     card = tmp_path / "card.yaml"
     card.write_text(f"- {TOKEN}\n")
     argv = ["package", "export", "latest", str(tmp_path / "out"), "--card", str(card)]
-    error = _one_line_error([*argv, "--state", str(exported / "home")], capsys)
+    argv += ["--state", str(exported / "home"), "--user", "max", "--password-stdin"]
+    error = _one_line_error(argv, capsys)
     assert (
         error == f"{card}: (top level): Input should be a valid dictionary or instance of CardText"
     )

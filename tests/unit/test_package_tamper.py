@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from samdops.audit.event import Actor, AuthMethod
 from samdops.audit.signer import LocalEd25519Signer
 from samdops.cli import main
 from samdops.errors import ConfigError, PackageVerificationError, VerificationError
@@ -27,7 +28,8 @@ from samdops.package.verify import inspect_package
 from tests.package_helpers import flip_byte, trained_reviewed_home
 
 # As `samdops package export` does: compile the spec when the store lacks it.
-export_package = partial(_export_package, compile_spec=compile_pipeline)
+EXPORTER = Actor("os:exporter", AuthMethod.LOCAL_OS_USER)
+export_package = partial(_export_package, compile_spec=compile_pipeline, by=EXPORTER)
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +185,12 @@ def test_a_package_without_data_verifies_and_reproduce_asks_for_the_snapshot(
     sheet = json.loads((result.directory / L.datasheet("train", "json")).read_bytes())
     assert sheet["included_as"] is None and sheet["storage_uri"].startswith("file://")
     with pytest.raises(ConfigError, match=r"pass --train FILE with the snapshot whose sha256 is"):
-        reproduce_package(result.directory)
+        reproduce_package(result.directory, by=EXPORTER, state=home)
     wrong = exported / L.snapshot("test")
     with pytest.raises(VerificationError, match="but the model was trained on"):
-        reproduce_package(result.directory, train_snapshot=wrong)
-    done = reproduce_package(result.directory, train_snapshot=exported / L.snapshot("train"))
+        reproduce_package(result.directory, by=EXPORTER, state=home, train_snapshot=wrong)
+    train = exported / L.snapshot("train")
+    done = reproduce_package(result.directory, by=EXPORTER, state=home, train_snapshot=train)
     assert done.match and done.first_difference is None
 
 

@@ -51,9 +51,12 @@ class _Version:
 
 
 class _Response:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, version_id: str = "") -> None:
         self._data = data
-        self.headers = {"x-amz-checksum-sha256": b64encode(hashlib.sha256(data).digest()).decode()}
+        self.headers = {
+            "x-amz-checksum-sha256": b64encode(hashlib.sha256(data).digest()).decode(),
+            "x-amz-version-id": version_id,
+        }
 
     def read(self) -> bytes:
         return self._data
@@ -102,10 +105,17 @@ class VersionedBucket:
                 found.append(versions[0])
         return found + [_Version(d, "", b"", is_dir=True) for d in sorted(dirs)]
 
-    def get_object(self, bucket: str, name: str, *, version_id: str, **_: Any) -> _Response:
-        version = next(v for v in self.keys[name] if v.version_id == version_id)
+    def get_object(
+        self, bucket: str, name: str, *, version_id: str | None = None, **_: Any
+    ) -> _Response:
+        versions = self.keys.get(name, [])
+        if version_id is None and versions and versions[0].is_delete_marker:
+            raise S3Error(_Response(b""), "NoSuchKey", "deleted", name, "r", "h")  # type: ignore[arg-type]
+        version = next((v for v in versions if version_id in (None, v.version_id)), None)
+        if version is None:
+            raise S3Error(_Response(b""), "NoSuchKey", "absent", name, "r", "h")  # type: ignore[arg-type]
         assert version.data is not None
-        return _Response(version.data)
+        return _Response(version.data, version.version_id)
 
 
 def _draft(i: int) -> EventDraft:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -28,7 +29,15 @@ from samdops.audit import (
     SyslogSink,
     Target,
 )
-from samdops.audit.siem import cef_escape_header, cef_escape_value, format_cef, sink_from_url
+from samdops.audit.event import EventKind
+from samdops.audit.siem import (
+    cef_escape_header,
+    cef_escape_value,
+    cef_severity,
+    format_cef,
+    ocsf_event,
+    sink_from_url,
+)
 from samdops.errors import ConfigError
 
 NASTY = "a=b|c\\d\nsecond line\r end"
@@ -233,3 +242,99 @@ def test_sinks_from_configured_urls(tmp_path: Path) -> None:
         sink_from_url("syslog+tcp://siem.example")
     with pytest.raises(ConfigError, match="unsupported SIEM destination 'http://x'"):
         sink_from_url("http://x")
+
+
+# -- issue 18: kinds, reads and steps ----------------------------------------------------------
+
+
+def _stamped(draft: EventDraft, seq: int = 0) -> AuditRecord:
+    return AuditRecord(seq, "sha256:" + "0" * 64, draft.stamp(), bytes(32))
+
+
+def _activity_drafts() -> dict[str, EventDraft]:
+    from samdops.audit.activity import (
+        Purpose,
+        data_read,
+        query,
+        secret_read,
+        step_ended,
+        step_started,
+    )
+
+    run, image = "samdops-train-1", "registry.local/samdops@sha256:" + "9" * 64
+    pipeline = Actor("svc:samdops-pipeline", AuthMethod.SERVICE_ACCOUNT_TOKEN)
+    source = Source(SourceKind.PIPELINE_RUN, run)
+    digest = "sha256:" + "a" * 64
+    return {
+        "read": data_read(
+            pipeline, "pima", digest, rows=768, purpose=Purpose.INGEST, source=source
+        ),
+        "query": query(Actor("ada", AuthMethod.PASSWORD), "audit/export", source=source),
+        "export": EventDraft(
+            actor=Actor("ada", AuthMethod.PASSWORD),
+            action=Action.EXPORT,
+            target=Target("package/pima", "1"),
+            source=Source(SourceKind.CLI, "samdops package export"),
+        ),
+        "secret": secret_read("ingest", "kv/samdops/s3", source=source, vault_request_id="r-1"),
+        "start": step_started(pipeline, "ingest", run, image=image, inputs={"csv": digest}),
+        "end": step_ended(
+            pipeline, "ingest", run, image=image, inputs={}, outputs={}, error=KeyError("x")
+        ),
+    }
+
+
+def test_kind_is_in_cef_and_ocsf() -> None:
+    record = _stamped(make_draft())
+    _, ext = parse_cef(format_cef(record))
+    assert ext["cat"] == "change"
+    assert ocsf_event(record, hostname="h")["unmapped"]["kind"] == "change"
+    for name, draft in _activity_drafts().items():
+        record = _stamped(draft)
+        _, ext = parse_cef(format_cef(record))
+        assert ext["cat"] == ocsf_event(record, hostname="h")["unmapped"]["kind"], name
+    expected = {"read": "access", "query": "access", "export": "access", "secret": "security"}
+    for name, kind in {**expected, "start": "execution", "end": "execution"}.items():
+        _, ext = parse_cef(format_cef(_stamped(_activity_drafts()[name])))
+        assert ext["cat"] == kind, name
+
+
+def test_reads_are_ocsf_read_and_steps_are_process_activity() -> None:
+    drafts = _activity_drafts()
+    for name in ("read", "query", "export", "secret"):
+        event = ocsf_event(_stamped(drafts[name]), hostname="h")
+        assert (event["class_uid"], event["activity_id"], event["activity_name"]) == (
+            6003,
+            2,
+            "Read",
+        ), name
+        assert event["type_uid"] == 600302
+    start = ocsf_event(_stamped(drafts["start"]), hostname="h")
+    assert (start["class_uid"], start["class_name"], start["category_uid"]) == (
+        1007,
+        "Process Activity",
+        1,
+    )
+    assert (start["activity_id"], start["activity_name"], start["type_uid"]) == (
+        1,
+        "Launch",
+        100701,
+    )
+    assert start["process"] == {"name": "ingest", "uid": "samdops-train-1"}
+    assert start["container"]["image"]["uid"].endswith("@sha256:" + "9" * 64)
+    end = ocsf_event(_stamped(drafts["end"]), hostname="h")
+    assert (end["activity_name"], end["type_uid"], end["status_id"]) == ("Terminate", 100702, 2)
+    assert end["unmapped"]["details"]["error_class"] == "KeyError"
+
+
+def test_secret_reads_and_security_events_are_high_severity() -> None:
+    drafts = _activity_drafts()
+    secret = _stamped(drafts["secret"])
+    assert cef_severity(secret) == 8
+    header, _ = parse_cef(format_cef(secret))
+    assert header[4:] == ["audit:secret_read", "secret_read secret/kv/samdops/s3@ingest", "8"]
+    assert ocsf_event(secret, hostname="h")["severity_id"] == 4
+    raised = dataclasses.replace(drafts["export"], kind=EventKind.SECURITY)
+    assert cef_severity(_stamped(raised)) == 8
+    assert cef_severity(_stamped(drafts["read"])) == 3
+    assert cef_severity(_stamped(drafts["end"])) == 6  # a failed step

@@ -61,7 +61,7 @@ def test_run_step_prints_one_line_and_records_the_error(
         raise DigestMismatch("model has digest sha256:aa, expected sha256:bb")
 
     with pytest.raises(SystemExit) as info:
-        run_step(failing_step)
+        run_step(failing_step, None)
     assert info.value.code == 1
     assert capsys.readouterr().err == (
         "samdops: error: model has digest sha256:aa, expected sha256:bb\n"
@@ -78,14 +78,14 @@ def test_run_step_keeps_tracebacks_of_bugs() -> None:
         raise ZeroDivisionError("bug")
 
     with pytest.raises(ZeroDivisionError):
-        run_step(buggy_step)
+        run_step(buggy_step, None)
 
 
 def test_run_step_returns_the_step_result() -> None:
     def step(a: int, *, b: str) -> dict[str, object]:
         return {"a": a, "b": b}
 
-    assert run_step(step, 1, b="x") == {"a": 1, "b": "x"}
+    assert run_step(step, None, 1, b="x") == {"a": 1, "b": "x"}
 
 
 def test_monitoring_component_returns_the_step_result(tmp_path: Path) -> None:
@@ -93,7 +93,11 @@ def test_monitoring_component_returns_the_step_result(tmp_path: Path) -> None:
 
     findings = _artifact(tmp_path / "findings.json", json.dumps({"alerts": []}).encode())
     decision = record_alerts.python_func(
-        findings=findings, state=str(tmp_path / "home"), run="r", retrain_plan_id="plan"
+        findings=findings,
+        state=str(tmp_path / "home"),
+        run="r",
+        retrain_plan_id="plan",
+        image="img",
     )
     assert decision == ""
 
@@ -109,7 +113,11 @@ def test_failing_component_records_the_real_step_name(
     Path(findings.path).write_bytes(b"{}")
     with pytest.raises(SystemExit) as info:
         record_alerts.python_func(
-            findings=findings, state=str(tmp_path / "home"), run="r", retrain_plan_id=""
+            findings=findings,
+            state=str(tmp_path / "home"),
+            run="r",
+            retrain_plan_id="",
+            image="img",
         )
     assert info.value.code == 1
     err = capsys.readouterr().err
@@ -132,5 +140,5 @@ def test_error_record_names_the_step_through_partial(
         raise DigestMismatch(f"{what} carries no sha256 digest")
 
     with pytest.raises(SystemExit):
-        run_step(functools.partial(failing_step, "model"))
+        run_step(functools.partial(failing_step, "model"), None)
     assert json.loads(errors.read_text())["step"] == "failing_step"

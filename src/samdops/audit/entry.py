@@ -10,6 +10,10 @@ the leaf hash of entry ``seq - 1`` (64 zeros for entry 0): the hash chain, which
 entry where an insertion, reordering or rewrite starts. The second line repeats the entry's own
 leaf hash, so a flipped byte is reported at the entry that holds it (not only at its successor);
 it adds no security, since a forger can recompute it, but the chain and the signed root catch that.
+
+A *batch* is one or more consecutive entries, concatenated, committed as one object (see
+:mod:`.layout`); a full bundle of the tlog-tiles layout holds line 1 of each entry and its level-0
+tile the leaf hashes, which :func:`decode_body` checks the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 from dataclasses import dataclass
 
 from samdops.audit.event import AuditEvent
+from samdops.audit.tiles import MAX_ENTRY_BYTES
 from samdops.digest import canonical_json
 from samdops.errors import AuditError, AuditVerificationError
 
@@ -43,6 +48,11 @@ class AuditRecord:
 def encode_entry(seq: int, prev: str, event: AuditEvent) -> tuple[bytes, bytes]:
     """The stored bytes of an entry and its leaf hash."""
     body = canonical_json({"seq": seq, "prev": prev, "event": event.to_dict()})
+    if len(body) > MAX_ENTRY_BYTES:
+        raise AuditError(
+            f"the audit event is {len(body)} bytes stored; at most {MAX_ENTRY_BYTES} fit an "
+            "entry: shorten its details"
+        )
     leaf = hashlib.sha256(b"\x00" + body).digest()
     return body + b"\nsha256:" + leaf.hex().encode() + b"\n", leaf
 
@@ -54,17 +64,39 @@ def decode_entry(index: int, data: bytes) -> AuditRecord:
     and that the entry's own ``seq`` is ``index``. The chain link is checked by the caller.
     """
 
-    def fail(why: str) -> AuditVerificationError:
-        return AuditVerificationError(f"entry {index} {why}", index=index)
-
     # 1. Framing: a body line and a hash line.
     lines = data.split(b"\n")
     if len(lines) != 3 or lines[2] != b"" or not lines[1].startswith(b"sha256:"):
-        raise fail("is not two lines (entry JSON, then its sha256 leaf hash); it was truncated")
-    body = lines[0]
+        raise AuditVerificationError(
+            f"entry {index} is not two lines (entry JSON, then its sha256 leaf hash); "
+            "it was truncated",
+            index=index,
+        )
+    return decode_body(index, lines[0], lines[1].decode("ascii", "replace"))
+
+
+def split_batch(start: int, data: bytes) -> list[bytes]:
+    """The entries of the batch that begins with entry ``start``, each as stored (two lines)."""
+    lines = data.split(b"\n")
+    if lines[-1] != b"" or len(lines) % 2 != 1 or len(lines) < 3:
+        index = start + max(len(lines) - 1, 0) // 2
+        raise AuditVerificationError(
+            f"entry {index} is not two lines (entry JSON, then its sha256 leaf hash); "
+            "it was truncated",
+            index=index,
+        )
+    return [lines[i] + b"\n" + lines[i + 1] + b"\n" for i in range(0, len(lines) - 1, 2)]
+
+
+def decode_body(index: int, body: bytes, recorded: str) -> AuditRecord:
+    """Check and parse entry ``index`` from its body (line 1) and the leaf hash recorded for it
+    (``sha256:<hex>``: line 2 of a batch entry, or its hash in a level-0 tile)."""
+
+    def fail(why: str) -> AuditVerificationError:
+        return AuditVerificationError(f"entry {index} {why}", index=index)
+
     # 2. The body must hash to the leaf hash the entry recorded.
     leaf = hashlib.sha256(b"\x00" + body).digest()
-    recorded = lines[1].decode("ascii", "replace")
     if recorded != "sha256:" + leaf.hex():
         raise fail(
             f"was altered: its content hashes to sha256:{leaf.hex()}, it recorded {recorded}"

@@ -16,7 +16,14 @@ event against the same schema, with exactly these keys::
     reason      str | null              (required for modify and delete)
     source      {"kind": SourceKind, "ref": str}   (pipeline run id, CLI command, API request)
     outcome     Outcome
+    kind        EventKind               (access | change | execution | security)
     details     {str: str}              (e.g. from/to state, signature meaning)
+
+``kind`` sorts the log for a reader: *access* (patient data or records were read: a dataset, a
+window, a registry query, an export), *change* (a record was created, changed, signed), *execution*
+(a pipeline step started or ended), *security* (a refusal, a lockout, a purge attempt, a secret
+read). It defaults to the action's kind (:data:`KIND_OF_ACTION`); any event may be raised to
+``security``. Entries written before ``kind`` existed parse with their action's kind.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _MAX_TEXT = 4096
 _E = TypeVar("_E", bound=enum.StrEnum)
+_T = TypeVar("_T")
 _KEYS = frozenset(
     [
         "id",
@@ -49,6 +57,7 @@ _KEYS = frozenset(
         "reason",
         "source",
         "outcome",
+        "kind",
         "details",
     ]
 )
@@ -65,6 +74,37 @@ class Action(enum.StrEnum):
     EXPORT = "export"
     PURGE_ATTEMPT = "purge_attempt"
     SIGNING_FAILURE = "signing_failure"
+    READ = "read"  # patient data or a record was read (details: purpose, rows)
+    QUERY = "query"  # a registry or audit query by a named user
+    STEP_START = "step_start"
+    STEP_END = "step_end"
+    SECRET_READ = "secret_read"
+
+
+class EventKind(enum.StrEnum):
+    """The four sorts of event (AT-02)."""
+
+    ACCESS = "access"
+    CHANGE = "change"
+    EXECUTION = "execution"
+    SECURITY = "security"
+
+
+KIND_OF_ACTION: Mapping[Action, EventKind] = {
+    Action.CREATE: EventKind.CHANGE,
+    Action.MODIFY: EventKind.CHANGE,
+    Action.DELETE: EventKind.CHANGE,
+    Action.SIGN: EventKind.CHANGE,
+    Action.STATE_CHANGE: EventKind.CHANGE,
+    Action.EXPORT: EventKind.ACCESS,
+    Action.READ: EventKind.ACCESS,
+    Action.QUERY: EventKind.ACCESS,
+    Action.STEP_START: EventKind.EXECUTION,
+    Action.STEP_END: EventKind.EXECUTION,
+    Action.PURGE_ATTEMPT: EventKind.SECURITY,
+    Action.SIGNING_FAILURE: EventKind.SECURITY,
+    Action.SECRET_READ: EventKind.SECURITY,
+}
 
 
 class AuthMethod(enum.StrEnum):
@@ -195,6 +235,7 @@ class EventDraft:
     new_hash: str | None = None
     reason: str | None = None
     details: Mapping[str, str] | tuple[tuple[str, str], ...] = field(default=())
+    kind: EventKind | None = None  # None: the action's kind
 
     def __post_init__(self) -> None:
         if not isinstance(self.actor, Actor):
@@ -211,6 +252,14 @@ class EventDraft:
         if self.action in REASON_REQUIRED and self.reason is None:
             raise AuditError(f"a reason is required to record a {self.action} (AT-02)")
         object.__setattr__(self, "details", _details(self.details))
+        natural = KIND_OF_ACTION[self.action]
+        kind = natural if self.kind is None else _enum(EventKind, "kind", self.kind)
+        if kind not in (natural, EventKind.SECURITY):
+            raise AuditError(
+                f"audit event kind {kind.value!r} does not fit action {self.action.value!r}; "
+                f"use {natural.value!r} or 'security'"
+            )
+        object.__setattr__(self, "kind", kind)
 
     def detail_map(self) -> dict[str, str]:
         """The details as a dict (stored normalised as sorted pairs)."""
@@ -230,6 +279,7 @@ class EventDraft:
             new_hash=self.new_hash,
             reason=self.reason,
             details=self.details,
+            kind=self.kind,
         )
 
 
@@ -267,16 +317,20 @@ class AuditEvent(EventDraft):
             "reason": self.reason,
             "source": {"kind": self.source.kind.value, "ref": self.source.ref},
             "outcome": self.outcome.value,
+            "kind": cast(EventKind, self.kind).value,
             "details": self.detail_map(),
         }
 
     @classmethod
     def from_dict(cls, data: object) -> AuditEvent:
         """Parse and validate a stored event; raise :class:`AuditError` naming the bad field."""
+        fast = _valid_event(data)
+        if fast is not None:
+            return fast
         if not isinstance(data, dict):
             raise AuditError("an audit event must be a JSON object")
         keys = set(data)
-        if keys != _KEYS:
+        if keys != _KEYS and keys != _KEYS - {"kind"}:  # entries before ``kind`` existed
             missing, extra = sorted(_KEYS - keys), sorted(keys - _KEYS)
             raise AuditError(f"audit event keys are wrong: missing {missing}, unexpected {extra}")
         actor, source = data["actor"], data["source"]
@@ -298,4 +352,125 @@ class AuditEvent(EventDraft):
             new_hash=data["new_hash"],
             reason=data["reason"],
             details=data["details"],
+            kind=data.get("kind"),
         )
+
+
+_ACTIONS = {m.value: m for m in Action}
+_AUTHS = {m.value: m for m in AuthMethod}
+_SOURCES = {m.value: m for m in SourceKind}
+_OUTCOMES = {m.value: m for m in Outcome}
+_KINDS = {m.value: m for m in EventKind}
+_KEYS_BEFORE_KIND = _KEYS - {"kind"}
+_SPACE = re.compile(r"\s")
+
+
+def _ok_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= _MAX_TEXT
+
+
+def _built(cls: type[_T], /, **fields: object) -> _T:
+    """An instance of the frozen dataclass ``cls`` whose fields were already validated."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+def _valid_event(data: object) -> AuditEvent | None:
+    """The event, when ``data`` passes every check of :meth:`AuditEvent.from_dict` (built without
+    re-validating field by field: reading a million entries is dominated by this); ``None``
+    otherwise, and the slow path then names what is wrong. Never accepts what that path refuses.
+    """
+    checked = _checked(data)
+    if checked is None:
+        return None
+    d, action, auth, source_kind, outcome, kind, target_id, version = checked
+    return _built(
+        AuditEvent,
+        actor=_built(Actor, id=d["actor"]["id"], auth=auth),
+        action=action,
+        target=_built(Target, id=target_id, version=version),
+        source=_built(Source, kind=source_kind, ref=d["source"]["ref"]),
+        outcome=outcome,
+        prev_hash=d["prev_hash"],
+        new_hash=d["new_hash"],
+        reason=d["reason"],
+        details=tuple(sorted(d["details"].items())),
+        kind=kind,
+        id=d["id"],
+        time=d["time"],
+    )
+
+
+def event_is_valid(data: object) -> bool:
+    """Whether ``data`` is a valid stored event (the check of :meth:`AuditEvent.from_dict`,
+    without building it: what verification needs)."""
+    return _checked(data) is not None or _slow_valid(data)
+
+
+def _slow_valid(data: object) -> bool:
+    AuditEvent.from_dict(data)  # raises naming the field; returns when only the fast path balked
+    return True
+
+
+def _checked(data: object) -> tuple[Any, ...] | None:
+    """The parsed enums and target of a valid event dict, or ``None``."""
+    if not isinstance(data, dict):
+        return None
+    keys = data.keys()
+    if keys != _KEYS and keys != _KEYS_BEFORE_KIND:
+        return None
+    actor, source, details = data["actor"], data["source"], data["details"]
+    target, ident, time = data["target"], data["id"], data["time"]
+    prev_hash, new_hash, reason = data["prev_hash"], data["new_hash"], data["reason"]
+    if not (
+        isinstance(actor, dict)
+        and actor.keys() == {"id", "auth"}
+        and isinstance(source, dict)
+        and source.keys() == {"kind", "ref"}
+        and isinstance(details, dict)
+        and isinstance(target, str)
+        and isinstance(ident, str)
+        and isinstance(time, str)
+        and "@" in target
+    ):
+        return None
+    action = _ACTIONS.get(data["action"]) if isinstance(data["action"], str) else None
+    auth = _AUTHS.get(actor["auth"]) if isinstance(actor["auth"], str) else None
+    source_kind = _SOURCES.get(source["kind"]) if isinstance(source["kind"], str) else None
+    outcome = _OUTCOMES.get(data["outcome"]) if isinstance(data["outcome"], str) else None
+    if action is None or auth is None or source_kind is None or outcome is None:
+        return None
+    stored_kind = data.get("kind")
+    natural = KIND_OF_ACTION[action]
+    if stored_kind is None:
+        kind = natural
+    elif isinstance(stored_kind, str) and stored_kind in _KINDS:
+        kind = _KINDS[stored_kind]
+    else:
+        return None
+    if kind is not natural and kind is not EventKind.SECURITY:
+        return None
+    target_id, version = target.rsplit("@", 1)
+    if not (
+        _ok_text(actor["id"])
+        and _ok_text(source["ref"])
+        and _ok_text(target_id)
+        and _ok_text(version)
+        and not _SPACE.search(target)
+        and (reason is None or _ok_text(reason))
+        and (reason is not None or action not in REASON_REQUIRED)
+        and (prev_hash is None or (isinstance(prev_hash, str) and _DIGEST_RE.match(prev_hash)))
+        and (new_hash is None or (isinstance(new_hash, str) and _DIGEST_RE.match(new_hash)))
+        and _UUID_RE.match(ident)
+        and _TIME_RE.match(time)
+    ):
+        return None
+    for k, v in details.items():
+        if not (_ok_text(k) and isinstance(v, str) and len(v) <= _MAX_TEXT):
+            return None
+    try:
+        datetime.fromisoformat(time)
+    except ValueError:
+        return None
+    return data, action, auth, source_kind, outcome, kind, target_id, version

@@ -13,13 +13,19 @@ The guarantee is one-way: an action never happens without its entry, but if ``ap
 after the entry became visible (say the directory fsync failed) the log may hold an entry for an
 action that did not happen.
 
-Concurrency. Entry ``n`` is created with an atomic create-if-absent (``link``, like ``O_EXCL``)
-and its content commits to the leaf hash of entry ``n - 1``, which the writer read from the
-store. So each sequence number has exactly one entry, and that entry extends the one before it:
-the log cannot fork. A writer that loses the race for ``n`` reads the winner's entry, restamps its
-event and retries at ``n + 1``; ``append`` returns only after its own create succeeded, so no
-entry is lost. Event times are stamped per attempt, so they increase per writer but may
-interleave slightly across writers.
+Concurrency. Entries are committed in batches (:mod:`.layout`): the batch that begins with entry
+``n`` is created with an atomic create-if-absent (``link`` like ``O_EXCL``, or a conditional PUT)
+and its first entry commits to the leaf hash of entry ``n - 1``, which the writer read from the
+store. So each position has exactly one entry, and that entry extends the one before it: the log
+cannot fork. A writer that loses the race for ``n`` reads the winner's batch, restamps its events
+and retries after it; ``append`` returns only after its own create succeeded, so no entry is lost.
+Event times are stamped per attempt, so they increase per writer but may interleave slightly
+across writers.
+
+Group commit. Threads that append to one :class:`AuditLog` at the same time share commits: one
+of them (the leader) writes every waiting event in one batch, and signs one checkpoint for the
+batch; the others wait until that batch is durable. One event costs one write when a process
+appends alone, and a busy process gets many events per write.
 
 Coverage (AT-11). An entry is tamper-evident only once a signed checkpoint covers it: an entry
 after the latest checkpoint could be deleted without a trace. So, on a log with a signer, every
@@ -43,13 +49,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from samdops.audit import layout
 from samdops.audit.checkpoint import Checkpoint, sign_checkpoint
-from samdops.audit.entry import GENESIS, AuditRecord, decode_entry, encode_entry
+from samdops.audit.entry import GENESIS, AuditRecord, encode_entry
 from samdops.audit.event import (
     Action,
     Actor,
@@ -59,16 +68,20 @@ from samdops.audit.event import (
     SourceKind,
     Target,
 )
-from samdops.audit.merkle import MerkleTree, leaf_hash, verify_inclusion
+from samdops.audit.merkle import MerkleTree, verify_inclusion
 from samdops.audit.siem import EventSink
 from samdops.audit.signer import Signer
 from samdops.audit.store import EntryStore, LocalEntryStore
+from samdops.audit.tiles import WIDTH
 from samdops.audit.verify import VerifiedLog, load_checkpoints, verify_log
 from samdops.errors import AuditError, AuditVerificationError, VerificationError
 from samdops.settings import samdops_home
 
 _log = logging.getLogger("samdops.audit")
 MAX_APPEND_ATTEMPTS = 10_000
+BACKOFF_BASE_S = 0.005  # after the n-th lost race in a row, wait up to base * 2**n (jittered)
+BACKOFF_MAX_S = 0.2
+_jitter = random.Random()  # timing only; never in what is written
 RECOVERY_ACTOR = "svc:samdops"  # the recovery a writer makes on behalf of an interrupted one
 RECOVERY_KIND = "audit-recovery"
 
@@ -80,6 +93,17 @@ class SinkFailure:
     seq: int
     sink: str
     error: str
+
+
+@dataclass
+class _Request:
+    """One caller's append, waiting for the batch that commits it."""
+
+    make: Callable[[Sequence[AuditRecord]], EventDraft | None]
+    cover: bool  # sign a checkpoint before returning (the caller is in no ``covered()`` block)
+    done: bool = False
+    record: AuditRecord | None = None
+    error: BaseException | None = None
 
 
 def default_log_dir() -> Path:
@@ -106,8 +130,14 @@ class AuditLog:
         self.lost_races = 0  # appends retried because another writer took the position
         self._tree = MerkleTree()
         self._records: list[AuditRecord] = []
+        self._bodies: dict[int, bytes] = {}  # entries not yet in a bundle, for their bundle
+        self._integrated = 0  # bundles and tiles are written up to this entry
+        self._present: set[int] = set()  # bundles read from the store beyond that
         self._checked_gaps = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the records
+        self._turn = threading.Condition()  # the queue, and who leads the next commit
+        self._leading = False
+        self._queue: list[_Request] = []
         self._batch = threading.local()  # depth of ``covered()`` blocks in this thread
 
     @classmethod
@@ -150,30 +180,110 @@ class AuditLog:
         ``make`` sees every entry before the position the new one takes, and is called again
         after a lost race, so its decision holds at the commit point.
         """
-        with self._lock:
-            self._sync()
-            for _ in range(MAX_APPEND_ATTEMPTS):
-                draft = make(self._records)
-                if draft is None:
-                    return None
-                if not isinstance(draft, EventDraft):
-                    raise AuditError(f"append takes an EventDraft; got {type(draft).__name__}")
-                seq = len(self._records)
-                prev = self._records[-1].digest if self._records else GENESIS
-                event = draft.stamp()
-                data, leaf = encode_entry(seq, prev, event)
-                if self.store.create_if_absent(seq, data):
-                    record = AuditRecord(seq, prev, event, leaf)
-                    self._add(record)
-                    break
+        request = _Request(make, cover=self.signer is not None and not self._depth())
+        with self._turn:
+            self._queue.append(request)
+            while self._leading and not request.done:
+                self._turn.wait()
+            if not request.done:  # lead: commit everything that is waiting, this one included
+                self._leading = True
+                batch, self._queue = self._queue, []
+        if not request.done:
+            try:
+                self._lead(batch)
+            finally:
+                with self._turn:
+                    self._leading = False
+                    self._turn.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.record
+
+    def _lead(self, batch: list[_Request]) -> None:
+        """Commit ``batch`` (the leader's own request among them), fan it out, cover it."""
+        try:
+            with self._lock:
+                committed = self._commit_all(batch)
+        except BaseException as exc:
+            for request in batch:
+                if not request.done:
+                    request.error, request.done = exc, True
+            raise
+        for request in committed:
+            if request.record is not None:
+                self._fan_out(request.record)
+        if any(r.cover and r.record is not None for r in committed):
+            try:
+                self._checkpoint(sync=False)  # covers this batch; no need to look for others'
+            except BaseException as exc:
+                for request in committed:
+                    if request.cover:
+                        request.error = exc
+        for request in batch:
+            request.done = True
+
+    def _drain(self) -> list[_Request]:
+        """The requests queued since the leader took its batch."""
+        with self._turn:
+            more, self._queue = self._queue, []
+        return more
+
+    def _commit_all(self, batch: list[_Request]) -> list[_Request]:
+        """Write every request of ``batch`` in as few batches as fit (caller holds the lock);
+        after a lost race, requests queued meanwhile join ``batch``."""
+        pending = list(batch)
+        committed: list[_Request] = []
+        attempts = 0
+        if not self._checked_gaps:
+            self._sync()  # later appends try the position they know and catch up if it is taken
+        while pending:
+            start = len(self._records)
+            room = WIDTH - start % WIDTH  # a batch never crosses a bundle boundary
+            taken: list[tuple[_Request, AuditRecord | None]] = []
+            data: list[bytes] = []
+            try:
+                for request in pending:
+                    if len(data) == room:
+                        break
+                    # ``make`` sees the entries of this batch so far, tentatively in _records.
+                    draft = request.make(self._records)
+                    if draft is None:
+                        taken.append((request, None))
+                        continue
+                    if not isinstance(draft, EventDraft):
+                        raise AuditError(f"append takes an EventDraft; got {type(draft).__name__}")
+                    seq = len(self._records)
+                    prev = self._records[-1].digest if self._records else GENESIS
+                    event = draft.stamp()
+                    entry, leaf = encode_entry(seq, prev, event)
+                    self._records.append(AuditRecord(seq, prev, event, leaf))
+                    data.append(entry)
+                    taken.append((request, self._records[-1]))
+                won = not data or self.store.create_if_absent(start, b"".join(data))
+            finally:
+                tentative = self._records[start:]
+                del self._records[start:]
+            if not won:
+                attempts += 1
                 self.lost_races += 1
-                self._sync()  # another writer took seq; catch up and retry after it
-            else:
-                raise AuditError(f"gave up appending after {MAX_APPEND_ATTEMPTS} lost races")
-        self._fan_out(record)
-        if self.signer is not None and not self._depth():
-            self.checkpoint()
-        return record
+                if attempts >= MAX_APPEND_ATTEMPTS:
+                    raise AuditError(f"gave up appending after {MAX_APPEND_ATTEMPTS} lost races")
+                self._sync()  # another writer took the position; catch up and retry after it
+                # Back off a little before racing again, and take what queued meanwhile: under
+                # contention fewer, larger batches cost fewer requests than many lost races.
+                time.sleep(_jitter.uniform(0, min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempts)))
+                more = self._drain()
+                batch.extend(more)
+                pending.extend(more)
+                continue
+            for stored, entry in zip(tentative, data, strict=True):
+                self._add(stored, entry.split(b"\n", 1)[0])
+            for request, made in taken:
+                request.record = made
+                committed.append(request)
+            pending = pending[len(taken) :]
+            self._integrate()
+        return committed
 
     @contextlib.contextmanager
     def covered(self) -> Iterator[None]:
@@ -239,10 +349,14 @@ class AuditLog:
         Checkpoints are write-once per size: if another writer checkpointed the same size, its
         checkpoint (same size and root) is returned.
         """
+        return self._checkpoint(sync=True)
+
+    def _checkpoint(self, *, sync: bool) -> Checkpoint:
         if self.signer is None:
             raise AuditError("this audit log has no signer; open it with signer=... to checkpoint")
         with self._lock:
-            self._sync()
+            if sync:
+                self._sync()
             size = len(self._records)
             checkpoint = sign_checkpoint(self.origin, size, self._tree.root(size), self.signer)
             if not self.store.put_checkpoint(size, checkpoint.to_note().encode()):
@@ -346,17 +460,17 @@ class AuditLog:
             raise AuditVerificationError(
                 f"entry {seq} is not covered by the checkpoint at size {checkpoint.size}", index=seq
             )
-        data = self.store.read(seq)
-        if data is None:
+        record = layout.read_entry(self.store, seq)
+        if record is None:
             raise AuditVerificationError(f"entry {seq} is missing", index=seq)
-        record = decode_entry(seq, data)
         # 3. Its leaf hash plus the proof must lead to the signed root.
         tree = MerkleTree()
-        for index in range(checkpoint.size):
-            raw = self.store.read(index)
-            if raw is None:
-                raise AuditVerificationError(f"entry {index} is missing", index=index)
-            tree.append(_stored_leaf(index, raw))
+        for chunk in layout.read_chunks(self.store):
+            for stored in chunk.records[: max(checkpoint.size - chunk.start, 0)]:
+                tree.append(stored.leaf_hash)
+        if len(tree) < checkpoint.size:
+            missing = len(tree)
+            raise AuditVerificationError(f"entry {missing} is missing", index=missing)
         try:
             verify_inclusion(
                 seq, checkpoint.size, record.leaf_hash, tree.inclusion_proof(seq), checkpoint.root
@@ -372,37 +486,64 @@ class AuditLog:
 
     def _sync(self) -> None:
         """Read entries other writers appended since we last looked (caller holds the lock)."""
-        if not self._checked_gaps:
-            seqs = self.store.sequence_numbers()
-            if seqs and seqs[-1] != len(seqs) - 1:
-                first = next(i for i, s in enumerate(seqs) if s != i)
+        first = not self._checked_gaps
+        starts = self.store.sequence_numbers() if first else []  # listed before reading
+        chunks = []
+        try:
+            listed = set(starts) if first else None
+            chunks_read = layout.read_chunks(self.store, len(self._records), listed, current=True)
+            for chunk in chunks_read:
+                self._take(chunk)
+                if first:
+                    chunks.append(chunk)
+            if first:
+                layout.check_no_gap(starts, chunks, len(self._records))
+        except AuditVerificationError as exc:
+            if exc.index == len(self._records) and "is missing" in str(exc):
                 raise AuditError(
-                    f"the audit log is damaged: entry {first} is missing; refusing to use it "
+                    f"the audit log is damaged: entry {exc.index} is missing; refusing to use it "
                     "(run `samdops audit verify`)"
-                )
-            self._checked_gaps = True
-        while (data := self.store.read(len(self._records))) is not None:
-            seq = len(self._records)
-            try:
-                record = decode_entry(seq, data)
-            except AuditVerificationError as exc:
-                raise AuditError(f"the audit log is damaged, refusing to use it: {exc}") from None
+                ) from None
+            raise AuditError(f"the audit log is damaged, refusing to use it: {exc}") from None
+        self._checked_gaps = True
+
+    def _take(self, chunk: layout.Chunk) -> None:
+        """Add a chunk read from the store, checking the chain inside it."""
+        for i, record in enumerate(chunk.records):
             expected = self._records[-1].digest if self._records else GENESIS
             if record.prev != expected:
                 raise AuditError(
-                    f"the audit log is damaged, refusing to use it: entry {seq} does not match "
-                    f"the chain (prev_hash {record.prev}, entry {seq - 1} hashes to {expected})"
+                    f"the audit log is damaged, refusing to use it: entry {record.seq} does not "
+                    f"match the chain (prev_hash {record.prev}, entry {record.seq - 1} hashes to "
+                    f"{expected})"
                 )
-            self._add(record)
+            self._add(record, chunk.bodies[i] if chunk.bodies else None)
+        if chunk.bundled:
+            self._present.add(chunk.start // WIDTH)
+            if self._integrated == chunk.start:
+                self._integrated = chunk.end
+
+    def _integrate(self) -> None:
+        """Write the bundles and tiles the log has filled (caller holds the lock)."""
+        if len(self._records) - self._integrated < WIDTH:
+            return
+        self._integrated = layout.integrate(
+            self.store, self._tree, self._bodies, self._integrated, self._present
+        )
+        self._present = {n for n in self._present if n * WIDTH >= self._integrated}
+        for seq in [s for s in self._bodies if s < self._integrated]:
+            del self._bodies[seq]
 
     def _depth(self) -> int:
         """How many :meth:`covered` blocks this thread is in."""
         depth: int = getattr(self._batch, "depth", 0)
         return depth
 
-    def _add(self, record: AuditRecord) -> None:
+    def _add(self, record: AuditRecord, body: bytes | None) -> None:
         self._records.append(record)
         self._tree.append(record.leaf_hash)
+        if body is not None and record.seq >= self._integrated:
+            self._bodies[record.seq] = body
 
     def _fan_out(self, record: AuditRecord) -> None:
         for sink in self.sinks:
@@ -438,8 +579,3 @@ def _recovery_draft(records: Sequence[AuditRecord], store: EntryStore) -> EventD
             "checkpoint; this entry and the checkpoint after it cover those entries",
         },
     )
-
-
-def _stored_leaf(index: int, data: bytes) -> bytes:
-    """The leaf hash of a stored entry's body (a wrong one shows as a wrong root)."""
-    return leaf_hash(data.split(b"\n", 1)[0])

@@ -81,6 +81,10 @@ class MerkleTree:
             self._levels[level + 1].append(parent)
             level += 1
 
+    def node(self, height: int, index: int) -> bytes:
+        """The hash of the complete subtree of ``height`` over leaves ``index << height`` on."""
+        return self._levels[height][index]
+
     def leaf(self, index: int) -> bytes:
         """The hash of leaf ``index``."""
         return self._levels[0][index]

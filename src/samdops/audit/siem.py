@@ -9,8 +9,13 @@ Formats:
   over UDP one datagram per message, over TCP with octet-counting framing
   (``<length> <message>``, RFC 6587 §3.4.1 / RFC 5425 §4.3).
 - OCSF 1.3 JSON lines, class API Activity (6003, category Application Activity): registry changes
-  are API operations on records. Account events (OCSF Account Change, 3001) belong to the identity
-  provider, not to this log.
+  are API operations on records, and reads (``read``, ``query``, ``export``, ``secret_read``) are
+  activity Read. A pipeline step's start and end are class Process Activity (1007, category System
+  Activity), activity Launch and Terminate: a step is a process in a container image. Account
+  events (OCSF Account Change, 3001) belong to the identity provider, not to this log.
+
+Every event carries its ``kind`` (access, change, execution, security): CEF ``cat``, OCSF
+``unmapped.kind``. A security event (a secret read, a refusal, a purge attempt) is high severity.
 
 A sink is any :class:`EventSink`. The audit log calls sinks only *after* the entry is durable; a
 sink error never undoes or loses the entry: the log reports it (see ``AuditLog.sink_failures``)
@@ -32,20 +37,27 @@ from urllib.parse import urlsplit
 from samdops import __version__
 from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.entry import AuditRecord
-from samdops.audit.event import Action, Outcome
+from samdops.audit.event import Action, EventKind, Outcome
 from samdops.errors import AuditError, CheckpointInvalid, ConfigError
 
 FACILITY_LOG_AUDIT = 13
 _CHECKPOINT_OP = b"checkpoint"  # cheap filter before parsing a line
-_HIGH = frozenset((Action.PURGE_ATTEMPT, Action.SIGNING_FAILURE))
+_HIGH = frozenset((Action.PURGE_ATTEMPT, Action.SIGNING_FAILURE, Action.SECRET_READ))
 _OCSF_ACTIVITY = {
     Action.CREATE: (1, "Create"),
+    Action.READ: (2, "Read"),
+    Action.QUERY: (2, "Read"),
     Action.EXPORT: (2, "Read"),
+    Action.SECRET_READ: (2, "Read"),
     Action.MODIFY: (3, "Update"),
     Action.SIGN: (3, "Update"),
     Action.STATE_CHANGE: (3, "Update"),
     Action.DELETE: (4, "Delete"),
 }
+# class uid, class name, category uid, category name
+_API_ACTIVITY = (6003, "API Activity", 6, "Application Activity")
+_PROCESS_ACTIVITY = (1007, "Process Activity", 1, "System Activity")
+_OCSF_PROCESS = {Action.STEP_START: (1, "Launch"), Action.STEP_END: (2, "Terminate")}
 
 
 @runtime_checkable
@@ -83,10 +95,12 @@ def _epoch_ms(time: str) -> int:
 
 
 def cef_severity(record: AuditRecord) -> int:
-    """0-10: 3 for a successful change, 6 for a failure, 8 for a denial or a security action;
-    an event may raise (never lower) it with the detail ``cef_severity`` (e.g. a drift alert)."""
+    """0-10: 3 for a successful change, 6 for a failure, 8 for a denial or a security event
+    (kind security, e.g. a secret read); an event may raise (never lower) it with the detail
+    ``cef_severity`` (e.g. a drift alert)."""
     event = record.event
-    if event.action in _HIGH or event.outcome is Outcome.DENIED:
+    security = event.action in _HIGH or event.kind is EventKind.SECURITY
+    if security or event.outcome is Outcome.DENIED:
         return 8
     base = 6 if event.outcome is Outcome.FAILURE else 3
     asked = dict(event.details).get("cef_severity", "")
@@ -109,6 +123,7 @@ def format_cef(record: AuditRecord) -> str:
         ("externalId", e.id),
         ("suser", e.actor.id),
         ("act", e.action.value),
+        ("cat", str(e.kind)),
         ("outcome", e.outcome.value),
         ("cs1Label", "authMethod"),
         ("cs1", e.actor.auth.value),
@@ -235,19 +250,26 @@ class SyslogSink:
 
 
 def ocsf_event(record: AuditRecord, *, hostname: str | None = None) -> dict[str, Any]:
-    """One audit entry as an OCSF 1.3 API Activity event."""
+    """One audit entry as an OCSF 1.3 event: API Activity, or Process Activity for a step."""
     e = record.event
-    activity_id, activity = _OCSF_ACTIVITY.get(e.action, (99, "Other"))
+    if e.action in _OCSF_PROCESS:
+        (class_uid, class_name, category_uid, category), (activity_id, activity) = (
+            _PROCESS_ACTIVITY,
+            _OCSF_PROCESS[e.action],
+        )
+    else:
+        class_uid, class_name, category_uid, category = _API_ACTIVITY
+        activity_id, activity = _OCSF_ACTIVITY.get(e.action, (99, "Other"))
     ok = e.outcome is Outcome.SUCCESS
     severity = cef_severity(record)
-    return {
-        "class_uid": 6003,
-        "class_name": "API Activity",
-        "category_uid": 6,
-        "category_name": "Application Activity",
+    event: dict[str, Any] = {
+        "class_uid": class_uid,
+        "class_name": class_name,
+        "category_uid": category_uid,
+        "category_name": category,
         "activity_id": activity_id,
         "activity_name": activity,
-        "type_uid": 600300 + activity_id,
+        "type_uid": class_uid * 100 + activity_id,
         "time": _epoch_ms(e.time),
         "severity_id": 1 if severity <= 3 else (3 if severity <= 6 else 4),
         "status_id": 1 if ok else 2,
@@ -268,6 +290,7 @@ def ocsf_event(record: AuditRecord, *, hostname: str | None = None) -> dict[str,
             {"uid": e.target.id, "type": "record", "data": {"version": e.target.version}}
         ],
         "unmapped": {
+            "kind": str(e.kind),
             "auth_method": e.actor.auth.value,
             "source": {"kind": e.source.kind.value, "ref": e.source.ref},
             "prev_hash": e.prev_hash,
@@ -277,6 +300,11 @@ def ocsf_event(record: AuditRecord, *, hostname: str | None = None) -> dict[str,
             "entry_hash": record.digest,
         },
     }
+    if class_uid == _PROCESS_ACTIVITY[0]:
+        details = e.detail_map()
+        event["process"] = {"name": details.get("step", e.target.id), "uid": e.target.version}
+        event["container"] = {"image": {"uid": details.get("image", "")}}
+    return event
 
 
 class OcsfFileSink:

@@ -1,15 +1,16 @@
 """Where audit entries and checkpoints live: the :class:`EntryStore` protocol and a local one.
 
-Every entry and every checkpoint is a write-once object. The one primitive the log needs is an
-atomic *create-if-absent*: of several writers racing for sequence number ``n`` exactly one
-succeeds, and the losers learn that they lost (see :mod:`samdops.audit.log` for why that makes
-concurrent appends safe).
+Every batch of entries, tile, bundle and checkpoint is a write-once object. The one primitive
+the log needs is an atomic *create-if-absent*: of several writers racing for the batch that
+begins with entry ``n`` exactly one succeeds, and the losers learn that they lost (see
+:mod:`samdops.audit.log` for why that makes concurrent appends safe, and :mod:`.layout` for
+batches, bundles and tiles).
 
 :class:`LocalEntryStore` (the embedded default, ``<samdops home>/audit/``) writes the bytes to a
 private temporary file, fsyncs it, ``link``\\ s it to ``entries/<12-digit seq>.entry`` (``link``
 fails with ``EEXIST`` if the name exists, like ``O_EXCL``, and readers never see a partial file),
 fsyncs the directory, and makes the file read-only. Checkpoints go to
-``checkpoints/<12-digit size>.note`` the same way. Both are
+``checkpoints/<12-digit size>.note``, tiles and bundles to ``tile/...`` the same way. Both are
 :class:`~samdops.store.documents.LocalDocuments`.
 
 On S3 (:mod:`samdops.audit.s3_store`) the same primitive is a conditional PUT
@@ -36,15 +37,29 @@ class EntryStore(Protocol):
     """Write-once storage for numbered log entries and checkpoints."""
 
     def create_if_absent(self, seq: int, data: bytes) -> bool:
-        """Durably store entry ``seq``; ``False`` (and no change) if it already exists."""
+        """Durably store the batch that begins with entry ``seq``; ``False`` (and no change) if
+        one already exists."""
         ...
 
     def read(self, seq: int) -> bytes | None:
-        """The bytes of entry ``seq``, or ``None`` if there is no such entry."""
+        """The bytes of the batch that begins with entry ``seq``, or ``None``."""
+        ...
+
+    def read_current(self, seq: int) -> bytes | None:
+        """Like :meth:`read`, but the current version where a store keeps several (one request
+        on S3): what a writer catching up on other writers' batches reads."""
         ...
 
     def sequence_numbers(self) -> list[int]:
-        """Every stored entry's sequence number, ascending."""
+        """The first entry of every stored batch, ascending."""
+        ...
+
+    def put_tile(self, key: str, data: bytes) -> bool:
+        """Durably store tile or bundle ``key`` (``tile/...``); ``False`` if it exists."""
+        ...
+
+    def read_tile(self, key: str) -> bytes | None:
+        """The bytes of tile or bundle ``key``, or ``None``."""
         ...
 
     def put_checkpoint(self, size: int, note: bytes) -> bool:
@@ -68,6 +83,7 @@ class DocumentEntryStore:
         self.documents = documents
         self._entries = f"{prefix}/entries" if prefix else "entries"
         self._checkpoints = f"{prefix}/checkpoints" if prefix else "checkpoints"
+        self._prefix = f"{prefix}/" if prefix else ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.documents.location!r})"
@@ -80,9 +96,23 @@ class DocumentEntryStore:
         with _as_audit_error():
             return self.documents.read(numbered(self._entries, seq, "entry"))
 
+    def read_current(self, seq: int) -> bytes | None:
+        current = getattr(self.documents, "read_current", self.documents.read)
+        with _as_audit_error():
+            data: bytes | None = current(numbered(self._entries, seq, "entry"))
+            return data
+
     def sequence_numbers(self) -> list[int]:
         with _as_audit_error():
             return numbers(self.documents, self._entries, "entry")
+
+    def put_tile(self, key: str, data: bytes) -> bool:
+        with _as_audit_error():
+            return self.documents.create(self._prefix + key, data)
+
+    def read_tile(self, key: str) -> bytes | None:
+        with _as_audit_error():
+            return self.documents.read(self._prefix + key)
 
     def put_checkpoint(self, size: int, note: bytes) -> bool:
         with _as_audit_error():
@@ -103,7 +133,11 @@ class DocumentEntryStore:
         if rewritten is None:
             return []
         with _as_audit_error():
-            found: list[str] = [*rewritten(self._entries), *rewritten(self._checkpoints)]
+            found: list[str] = [
+                *rewritten(self._entries),
+                *rewritten(self._checkpoints),
+                *rewritten(self._prefix + "tile"),
+            ]
             return found
 
 

@@ -6,8 +6,8 @@
 
 Steps (each either passes or raises, naming the first entry that fails):
 
-1. read every entry in order (a gap is named) and check its framing, JSON, event schema and
-   recorded position;
+1. read every entry in order, from the full bundles and the committed batches (a gap, or an
+   object slipped in, is named), and check its framing, JSON, event schema and recorded position;
 2. recompute its leaf hash and compare it with the one it recorded (done before parsing, so a
    flipped byte is reported as an alteration of that entry);
 3. check the chain: each entry's ``prev`` is the leaf hash of the one before;
@@ -21,14 +21,20 @@ Steps (each either passes or raises, naming the first entry that fails):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from samdops.audit import layout
 from samdops.audit.checkpoint import Checkpoint
-from samdops.audit.entry import GENESIS, decode_entry
+from samdops.audit.entry import GENESIS
 from samdops.audit.merkle import MerkleTree, verify_consistency
 from samdops.audit.signer import key_id_for
 from samdops.audit.store import EntryStore
+from samdops.audit.tiles import WIDTH, tile_key
 from samdops.errors import AuditVerificationError, CheckpointInvalid, VerificationError
 
 
@@ -89,30 +95,113 @@ def load_checkpoints(store: EntryStore) -> list[Checkpoint]:
     return result
 
 
-def build_tree(store: EntryStore) -> MerkleTree:
-    """Steps 1-3: read every entry in order, check it and its chain link; return the tree."""
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    bundled: bool
+
+
+@dataclass(frozen=True)
+class _Range:
+    """What one bundle range (entries ``256k`` to ``256k + 255``) holds, as a worker read it:
+    the spans read, each entry's leaf hash and recorded ``prev``, or the first error."""
+
+    spans: tuple[_Span, ...]
+    leaves: tuple[bytes, ...]
+    prevs: tuple[str, ...]
+    error: tuple[str, int | None] | None = None
+
+    @property
+    def full(self) -> bool:
+        return len(self.leaves) == WIDTH
+
+
+def _read_range(job: tuple[EntryStore, int, frozenset[int]]) -> _Range:
+    """Read and check every entry of bundle range ``k`` (a worker's task)."""
+    store, k, listed = job
+    spans: list[_Span] = []
+    leaves: list[bytes] = []
+    prevs: list[str] = []
+    position, end = k * WIDTH, (k + 1) * WIDTH
+    try:
+        while position < end:
+            chunk = layout.read_chunk(store, position, listed)
+            if chunk is None:
+                break
+            spans.append(_Span(chunk.start, chunk.end, chunk.bundled))
+            leaves.extend(r.leaf_hash for r in chunk.records)
+            prevs.extend(r.prev for r in chunk.records)
+            position = chunk.end
+    except AuditVerificationError as exc:  # exceptions with keywords do not survive pickling
+        return _Range(tuple(spans), tuple(leaves), tuple(prevs), (str(exc), exc.index))
+    return _Range(tuple(spans), tuple(leaves), tuple(prevs))
+
+
+def _ranges(store: EntryStore, starts: Sequence[int], workers: int | None) -> Iterator[_Range]:
+    """Every bundle range of the log in order, read by ``workers`` processes when the log is
+    large and the store can be handed to them (a local directory), else in this process."""
+    last = max(starts, default=-1) // WIDTH
+    while store.read_tile(tile_key(0, last + 1)) is not None:  # bundles whose batches are gone
+        last += 1
+    by_range: dict[int, set[int]] = {}
+    for start in starts:
+        by_range.setdefault(start // WIDTH, set()).add(start)
+    jobs = ((store, k, frozenset(by_range.get(k, ()))) for k in range(last + 1))
+    count = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if count < 2 or last < _PARALLEL_FROM or not _picklable(store):
+        yield from map(_read_range, jobs)
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(count, mp_context=context) as pool:
+        yield from pool.map(_read_range, jobs, chunksize=16)
+
+
+_PARALLEL_FROM = 64  # bundle ranges (16,384 entries): below this, starting workers costs more
+
+
+def _picklable(store: EntryStore) -> bool:
+    try:
+        pickle.dumps(store)
+    except Exception:
+        return False
+    return True
+
+
+def build_tree(store: EntryStore, *, workers: int | None = None) -> MerkleTree:
+    """Steps 1-3: read every entry in order, check it and its chain link; return the tree.
+
+    Entries come from the full bundles (checked against their level-0 tiles) and the committed
+    batches (:mod:`.layout`), bundle range by bundle range, in parallel on a large local log;
+    every stored higher tile must match the entries too.
+    """
     tree = MerkleTree()
     prev = GENESIS
-    for index, seq in enumerate(store.sequence_numbers()):
-        if seq != index:
-            raise AuditVerificationError(
-                f"entry {index} is missing: the log jumps from entry {index - 1} to entry {seq}",
-                index=index,
-            )
-        data = store.read(seq)
-        if data is None:
-            raise AuditVerificationError(f"entry {index} disappeared while reading", index=index)
-        # 1 + 2. Parse, validate the schema and position, recompute the leaf hash.
-        record = decode_entry(index, data)
-        # 3. The entry must commit to the hash of its predecessor.
-        if record.prev != prev:
-            before = f"entry {index - 1} hashes to {prev}" if index else f"entry 0 must be {prev}"
-            raise AuditVerificationError(
-                f"entry {index} does not match the chain: its prev_hash is {record.prev}, {before}",
-                index=index,
-            )
-        tree.append(record.leaf_hash)
-        prev = record.digest
+    starts = store.sequence_numbers()  # listed before reading: a batch listed must be read
+    spans: list[_Span] = []
+    for part in _ranges(store, starts, workers):
+        for leaf, recorded in zip(part.leaves, part.prevs, strict=True):
+            # 3. The entry must commit to the hash of its predecessor.
+            if recorded != prev:
+                index = len(tree)
+                before = (
+                    f"entry {index - 1} hashes to {prev}" if index else f"entry 0 must be {prev}"
+                )
+                raise AuditVerificationError(
+                    f"entry {index} does not match the chain: its prev_hash is {recorded}, "
+                    f"{before}",
+                    index=index,
+                )
+            tree.append(leaf)
+            prev = "sha256:" + leaf.hex()
+        spans.extend(part.spans)
+        if part.error is not None:
+            message, at = part.error
+            raise AuditVerificationError(message, index=at)
+        if not part.full:
+            break  # the end of the log
+    layout.check_no_gap(starts, spans, len(tree))
+    layout.check_tiles(store, tree)
     return tree
 
 

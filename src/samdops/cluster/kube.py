@@ -68,7 +68,9 @@ class StepSettings:
     timeout_seconds: int
     # KFP may serve the step from its cache: only a pure step on digest-pinned inputs. A step
     # that reads or writes shared state (registry, audit log, monitoring history) or the clock
-    # (an empty window means yesterday) would replay an earlier run's result.
+    # (an empty window means yesterday) would replay an earlier run's result. Every step now
+    # writes its start and end to the audit log, so none is pure: a step served from the cache
+    # would leave no trace of the run in the log.
     cache: bool = False
 
     @property
@@ -79,9 +81,9 @@ class StepSettings:
 STEPS: Mapping[str, StepSettings] = MappingProxyType(
     {
         "ingest": StepSettings("ingest", "250m", "1", "512Mi", "1Gi", 900),
-        "validate": StepSettings("validate", "500m", "1", "1Gi", "2Gi", 1200, cache=True),
-        "train": StepSettings("train", "1", "2", "1Gi", "2Gi", 3600, cache=True),
-        "evaluate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200, cache=True),
+        "validate": StepSettings("validate", "500m", "1", "1Gi", "2Gi", 1200),
+        "train": StepSettings("train", "1", "2", "1Gi", "2Gi", 3600),
+        "evaluate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200),
         "register": StepSettings("register", "250m", "1", "512Mi", "1Gi", 900),
         # The PCCP gate reads the registry and the store like evaluate, under its Vault role.
         "pccp-gate": StepSettings("evaluate", "500m", "1", "512Mi", "1Gi", 1200),

@@ -1,4 +1,5 @@
-"""Reading a password for re-authentication: from the terminal, or one line of stdin."""
+"""Who is at the command line: a password for re-authentication (from the terminal, or one line
+of stdin), the launcher of a run, and the reader of a query."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from samdops.errors import AuthenticationFailed
 
 if TYPE_CHECKING:
     from samdops.governance.launch import Launcher
+    from samdops.governance.service import GovernedRegistry, Reader
 
 
 def add_password_args(parser: argparse.ArgumentParser) -> None:
@@ -61,3 +63,32 @@ def launcher_from(args: argparse.Namespace, location: str, *, registers: bool) -
     directory = UserDirectory(location)
     permission = Permission.REGISTER_MODEL if registers else Permission.READ_REGISTRY
     return sign_in(directory, args.user, read_password(args), permission=permission)
+
+
+def add_reader_args(parser: argparse.ArgumentParser) -> None:
+    """``--user`` and ``--password-stdin`` for who reads (see :func:`reader_from`)."""
+    parser.add_argument(
+        "--user",
+        help="your user id: you sign in and your read is recorded in the audit log (required "
+        "once the state location has users; without users, the OS account is recorded)",
+    )
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of a prompt",
+    )
+
+
+def reader_from(args: argparse.Namespace, registry: GovernedRegistry, *, source: str) -> Reader:
+    """Who reads: ``--user`` signed in with their password (a failure is refused and audited),
+    or without ``--user`` the OS account, which ``registry.authorize_read`` accepts only while
+    the state location has no users (the launcher's rule). ``source`` names the command.
+
+    Use it with :func:`add_reader_args`, then ``registry.authorize_read(reader, permission,
+    what, source=source, filters=...)`` before the read (a refusal is audited) and the read's own
+    event after it (``registry.record_query`` or :func:`samdops.audit.activity.data_read` with
+    ``reader.actor``).
+    """
+    if not args.user:
+        return registry.os_reader()
+    return registry.sign_in_reader(args.user, read_password(args), source=source)

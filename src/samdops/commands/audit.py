@@ -1,9 +1,18 @@
-"""``samdops audit verify | export | checkpoint``: offline checks and exports of the audit log."""
+"""``samdops audit verify | export | checkpoint``: offline checks and exports of the audit log.
+
+Reading the log (``export``) is itself audited: a ``query`` event by a named user whose role
+grants ``export-audit`` (``--user ID --password-stdin``), or, while the state location has no users
+(first use), by the OS account (``os:NAME``), as for who launches a run
+(:meth:`GovernedRegistry.authorize_read`). A refused read is appended as a denied ``query`` and
+raised in one line. ``verify`` reads no patient data and
+needs only the public key, so it stays usable offline, without a user, and is not audited.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from samdops import settings
@@ -15,17 +24,31 @@ from samdops.audit.anchor import (
     read_anchors,
 )
 from samdops.audit.checkpoint import Checkpoint
-from samdops.audit.export import export_log, verify_export
+from samdops.audit.event import EventKind, Source, SourceKind
+from samdops.audit.export import EXPORT_QUERY, export_log, verify_export
 from samdops.audit.log import AuditLog
+from samdops.audit.selection import Selection
+from samdops.audit.siem import EventSink
 from samdops.audit.signer import DEFAULT_KEY_NAME, LocalEd25519Signer
 from samdops.audit.store import state_entry_store
 from samdops.audit.verify import VerifiedLog, verify_log
+from samdops.commands._auth import add_reader_args, reader_from
 from samdops.commands._state import add_state_argument
-from samdops.errors import AuditError, AuditVerificationError, ConfigError, SamdopsError
+from samdops.errors import (
+    AuditError,
+    AuditVerificationError,
+    ConfigError,
+    SamdopsError,
+)
+from samdops.governance.identity import UserDirectory
 from samdops.governance.keys import platform_signer
-from samdops.governance.service import sinks_from_env
+from samdops.governance.roles import Permission
+from samdops.governance.service import GovernedRegistry, sinks_from_env
 from samdops.settings import samdops_home
 from samdops.store.state import StateLocation, open_state
+
+_KINDS = ", ".join(k.value for k in EventKind)
+_EXPORT_SOURCE = Source(SourceKind.CLI, "samdops audit export")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,12 +81,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.set_defaults(func=_verify)
 
-    export = commands.add_parser("export", help="write a text report and JSONL with proofs")
+    export = commands.add_parser(
+        "export",
+        help="write text and HTML reports and JSONL with proofs (of the log, or a selection)",
+        description="Export the audit log, or the entries a filter selects, each with its "
+        "inclusion proof. Filters combine (all must hold). The export is audited as a query by "
+        "--user (a role granting export-audit), or by the OS account while there are no users.",
+    )
     _log_arg(export)
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="export directory")
     export.add_argument(
         "--key", type=Path, metavar="PEM", help="private signing key (default: local key)"
     )
+    _selection_args(export)
+    add_reader_args(export)
     export.set_defaults(func=_export)
 
     checkpoint = commands.add_parser("checkpoint", help="sign a checkpoint of the current log")
@@ -78,6 +109,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--key", type=Path, metavar="PEM", help="private signing key (default: local key)"
     )
     public.set_defaults(func=_public)
+
+
+def _selection_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help=f"only events of this kind ({_KINDS}); repeat for several",
+    )
+    parser.add_argument("--actor", metavar="ID", help="only events by this user or service id")
+    parser.add_argument(
+        "--target",
+        metavar="PREFIX",
+        help="only events on targets (id@version) starting with PREFIX, e.g. dataset/ or "
+        "model/pima",
+    )
+    parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help="only events at or after TIME (RFC 3339, e.g. 2026-01-31T12:00:00Z)",
+    )
+    parser.add_argument("--until", metavar="TIME", help="only events at or before TIME")
+    parser.add_argument(
+        "--run",
+        metavar="RUN",
+        help="only events of this pipeline run; the reports then show its whole trace",
+    )
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection.parse(
+        kinds=args.kind,
+        actor=args.actor,
+        target=args.target,
+        since=args.since,
+        until=args.until,
+        run=args.run,
+    )
 
 
 def _log_arg(parser: argparse.ArgumentParser) -> None:
@@ -101,19 +171,20 @@ def _open_log(
     args: argparse.Namespace,
     signer: LocalEd25519Signer | None = None,
     state: StateLocation | None = None,
+    sinks: Sequence[EventSink] = (),
 ) -> AuditLog:
     """The log in ``--log DIR``, else under ``audit/`` of the state location (directory or S3)."""
     if args.log is not None:
         if not args.log.is_dir():
             raise ConfigError(f"no audit log at {args.log}; pass --log DIR or --state LOC")
-        return AuditLog.open(args.log, signer=signer)
+        return AuditLog.open(args.log, signer=signer, sinks=sinks)
     state = state or open_state(args.state or None)
     if state.directory is not None and not (state.directory / "audit").is_dir():
         raise ConfigError(
             f"no audit log at {state.directory / 'audit'}; pass --log DIR or --state LOC, "
             "or set SAMDOPS_STATE"
         )
-    return AuditLog(state_entry_store(state), signer=signer)
+    return AuditLog(state_entry_store(state), signer=signer, sinks=sinks)
 
 
 def _read_pem(path: Path) -> bytes:
@@ -146,10 +217,15 @@ def _verify(args: argparse.Namespace) -> int:
         result = verify_export(args.export, given)
         if given is None:
             print("note: checked with the key inside the export; pass --public-key to check")
-        print(
-            f"export OK: {result.size} entries included in checkpoint "
-            f"sha256:{result.checkpoint.root.hex()}"
-        )
+        root = f"sha256:{result.checkpoint.root.hex()}"
+        if result.selection is None:
+            print(f"export OK: {result.size} entries included in checkpoint {root}")
+        else:
+            print(
+                f"export OK: a selection of {result.selected} of {result.size} entries "
+                f"({result.selection.describe()}, as query entry {result.query_entry} recorded) "
+                f"included in checkpoint {root}"
+            )
         return 0
     state = None if args.log else open_state(args.state or None)
     log = _open_log(args, state=state)
@@ -217,15 +293,44 @@ def _vault_key() -> bytes:
     return signer.public_key_pem()
 
 
-def _signed_log(args: argparse.Namespace) -> tuple[AuditLog, LocalEd25519Signer]:
+def _signed_log(
+    args: argparse.Namespace, sinks: Sequence[EventSink] = ()
+) -> tuple[AuditLog, LocalEd25519Signer]:
     signer = LocalEd25519Signer.load_or_create(args.key or _default_key(args))
-    return _open_log(args, signer), signer
+    return _open_log(args, signer, sinks=sinks), signer
 
 
 def _export(args: argparse.Namespace) -> int:
-    log, signer = _signed_log(args)
-    result = export_log(log, args.out, signer.public_key_pem())
-    print(f"exported {result.size} entries to {args.out}")
+    selection = _selection(args)  # bad input is refused before anything is read or written
+    log, signer = _signed_log(args, sinks=sinks_from_env())
+    # The reader signs in against the users this log names; a refusal is audited (and covered).
+    # (esign_key: a read signs nothing; passed so that no other key is looked for)
+    registry = GovernedRegistry(
+        args.state or None, esign_key=signer, audit_key=signer, sinks=log.sinks
+    )
+    registry.audit, registry.users = log, UserDirectory(registry.state, audit=log)
+    filters = selection.filters()
+    source = _EXPORT_SOURCE.ref
+    with log.covered():
+        reader = reader_from(args, registry, source=source)
+        registry.authorize_read(
+            reader, Permission.EXPORT_AUDIT, EXPORT_QUERY, source=source, filters=filters
+        )
+    result = export_log(
+        log,
+        args.out,
+        signer.public_key_pem(),
+        selection=selection,
+        reader=reader.actor,
+        source=_EXPORT_SOURCE,
+    )
+    if result.selected is None:
+        print(f"exported {result.size} entries to {args.out}")
+    else:
+        print(
+            f"exported {result.selected} of {result.size} entries "
+            f"({selection.describe()}) to {args.out}"
+        )
     return 0
 
 

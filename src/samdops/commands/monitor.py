@@ -1,13 +1,26 @@
-"""``samdops monitor``: data drift (and concept drift, given labels) of a window, as JSON."""
+"""``samdops monitor``: data drift (and concept drift, given labels) of a window, as JSON.
+
+With ``--model`` the window joins the model's monitoring history at the state location, so each
+table read is on that location's audit log first: one ``read`` (purpose monitor) per file, by the
+signed-in user (``--user``; the OS account while the location has no users), with the file's
+sha256 and rows. Without ``--model`` nothing is kept and nothing is recorded.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from samdops.commands._auth import add_reader_args
 from samdops.commands._state import add_state_argument
 from samdops.errors import DriftInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from samdops.governance.service import GovernedRegistry, Reader
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +60,7 @@ def register(subparsers: Any) -> None:
         "file's name without its suffix)",
     )
     add_state_argument(monitor)
+    add_reader_args(monitor)  # with --model: who reads the window (on the audit log)
     monitor.add_argument(
         "--categorical",
         default="",
@@ -90,17 +104,24 @@ def _monitor(args: argparse.Namespace) -> int:
     from samdops.monitoring.io import read_table
     from samdops.steps.monitoring import MonitorOptions, findings_json, monitor_window
 
-    reference = read_table(args.reference, "reference")
-    current = read_table(args.current, "current")
-    options = MonitorOptions.from_mapping({**vars(args), "model_ref": args.model or ""})
-    labels = None
+    reader = _reader(args) if args.model else None  # allowed before any file is read
+    paths = {"reference": args.reference, "current": args.current}
     if args.model and args.labels is not None:
-        labels = read_table(args.labels, "labels")
+        paths["labels"] = args.labels
+    tables = {role: read_table(path, role) for role, path in paths.items()}
+    options = MonitorOptions.from_mapping({**vars(args), "model_ref": args.model or ""})
     window = args.window or Path(args.current).stem
+    if reader is not None:
+        _record_reads(*reader, window, paths, tables)
     # The same procedure as the pipeline's drift-monitor step; a scored window is kept in the
     # model's monitoring history (its scores and labels join later windows' late labels).
     done = monitor_window(
-        reference, current, labels, window, options, record_history=bool(args.model)
+        tables["reference"],
+        tables["current"],
+        tables.get("labels"),
+        window,
+        options,
+        record_history=bool(args.model),
     )
     report = done.document
     if not args.model:
@@ -121,6 +142,51 @@ def _monitor(args: argparse.Namespace) -> int:
             if part:
                 print(f"AUROC {what}: {part['auroc']:.3f} on {part['n']} rows")
     return 0
+
+
+SOURCE = "samdops monitor"
+
+
+def _reader(args: argparse.Namespace) -> tuple[GovernedRegistry, Reader]:
+    """The state's registry and who reads the window: the signed-in ``--user``, else the OS
+    account (only while the state has no users), allowed to read patient data (a refusal is
+    audited)."""
+    from samdops.commands._auth import reader_from
+    from samdops.governance.roles import Permission
+    from samdops.governance.service import GovernedRegistry
+
+    registry = GovernedRegistry(args.state or None)
+    reader = reader_from(args, registry, source=SOURCE)
+    filters = {"model": str(args.model)[:200]}
+    registry.authorize_read(
+        reader, Permission.READ_DATA, "monitor/window", source=SOURCE, filters=filters
+    )
+    return registry, reader
+
+
+def _record_reads(
+    registry: GovernedRegistry,
+    reader: Reader,
+    window: str,
+    paths: Mapping[str, Path],
+    tables: Mapping[str, pd.DataFrame],
+) -> None:
+    """One audit ``read`` per file (its sha256 and rows), under one checkpoint, before anything
+    is kept or shown (AT-11)."""
+    from samdops.audit.event import Source, SourceKind
+    from samdops.digest import sha256_file
+    from samdops.monitoring.audit_sink import window_read
+
+    audit = registry.audit
+    source = Source(SourceKind.CLI, SOURCE)
+    audit.recover()
+    with audit.covered():
+        for role, path in paths.items():
+            digest, rows = sha256_file(path), len(tables[role])
+            draft = window_read(
+                reader.actor, role, str(path), window, digest, rows=rows, source=source
+            )
+            audit.append(draft)
 
 
 def _concept(args: argparse.Namespace) -> dict[str, Any]:

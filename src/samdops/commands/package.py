@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from samdops.commands._auth import add_reader_args
 from samdops.commands._state import add_state_argument
 
 
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> None:
     )
     export.add_argument("--lock", type=Path, help="the dependency lock the model was trained with")
     add_state_argument(export)
+    add_reader_args(export)  # who exports: on the audit log with the package digest
     export.set_defaults(func=export_command)
     verify = commands.add_parser("verify", help="check a package offline; name what fails")
     verify.add_argument("package", type=Path, help="package directory or .tar archive")
@@ -37,14 +39,29 @@ def register(subparsers: Any) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from samdops.commands._auth import reader_from
+    from samdops.governance.roles import Permission
+    from samdops.governance.service import GovernedRegistry
     from samdops.launch.compiler import compile_pipeline
+    from samdops.package.access import EXPORT_SOURCE
     from samdops.package.export import export_package
 
     started = time.monotonic()
+    registry = GovernedRegistry(args.state or None)
+    exporter = reader_from(args, registry, source=EXPORT_SOURCE.ref)
+    filters = {"model": str(args.model)[:200]}
+    registry.authorize_read(
+        exporter,
+        Permission.EXPORT_PACKAGE,
+        "package/export",
+        source=EXPORT_SOURCE.ref,
+        filters=filters,
+    )
     result = export_package(
         args.model,
         args.out,
-        state=args.state or None,
+        by=exporter.actor,
+        state=registry.state,
         include_data=not args.no_data,
         tar=args.tar,
         card_path=args.card,
@@ -52,6 +69,7 @@ def export_command(args: argparse.Namespace) -> int:
         compile_spec=compile_pipeline,
     )
     print(f"exported {result.model_id} ({result.model_sha256})")
+    print(f"  digest   {result.package_sha256}  (its manifest; exported by {exporter.id})")
     print(f"  package  {result.directory}  ({result.files} files, {result.size_bytes} bytes)")
     if result.archive:
         print(f"  archive  {result.archive}")

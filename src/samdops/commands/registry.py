@@ -1,4 +1,5 @@
-"""``samdops registry list|show``: the registered models."""
+"""``samdops registry list|show``: the registered models, read by a signed-in user (or, while the
+state location has no users, the OS account); each query is an audit event."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from samdops.commands._auth import add_reader_args, reader_from
 from samdops.commands._state import add_state_argument
 from samdops.governance.service import GovernedRegistry
 from samdops.governance.text import escaped
@@ -17,16 +19,20 @@ def register(subparsers: Any) -> None:
     listing = commands.add_parser("list", help="one line per registered model version")
     listing.add_argument("--json", action="store_true", help="print the records as JSON")
     add_state_argument(listing)
+    add_reader_args(listing)
     listing.set_defaults(func=list_models)
     show = commands.add_parser("show", help="one record in full")
     show.add_argument("model", help="NAME@VERSION, NAME (latest version) or 'latest'")
     show.add_argument("--json", action="store_true", help="print the record as JSON")
     add_state_argument(show)
+    add_reader_args(show)
     show.set_defaults(func=show_model)
 
 
 def list_models(args: argparse.Namespace) -> int:
-    models = GovernedRegistry(args.state or None).models()
+    registry = GovernedRegistry(args.state or None)
+    source = "samdops registry list"
+    models = registry.query_models(reader_from(args, registry, source=source), source=source)
     if args.json:
         print(json.dumps([m.as_dict() for m in models], indent=2))
         return 0
@@ -46,7 +52,9 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def show_model(args: argparse.Namespace) -> int:
-    model = GovernedRegistry(args.state or None).get(args.model)
+    registry = GovernedRegistry(args.state or None)
+    source = "samdops registry show"
+    model = registry.show(reader_from(args, registry, source=source), args.model, source=source)
     if args.json:
         print(json.dumps({**model.as_dict(), "record": model.record.document}, indent=2))
     else:

@@ -7,6 +7,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from samdops.commands._auth import add_reader_args
+from samdops.commands._state import add_state_argument
+
 
 def register(subparsers: Any) -> None:
     reproduce = subparsers.add_parser(
@@ -28,18 +31,43 @@ def register(subparsers: Any) -> None:
     reproduce.add_argument(
         "--train", type=Path, help="training snapshot, for packages exported with --no-data"
     )
+    add_state_argument(reproduce)  # whose audit log records the read of the training data
+    add_reader_args(reproduce)
     reproduce.set_defaults(func=reproduce_command)
 
 
 def reproduce_command(args: argparse.Namespace) -> int:
+    from samdops import settings
+    from samdops.commands._auth import reader_from
+    from samdops.governance.roles import Permission
+    from samdops.governance.service import GovernedRegistry
+    from samdops.package.access import REPRODUCE_SOURCE
     from samdops.package.reproduce import rebuild_environment, reproduce_package
 
+    location = settings.state_location(args.state or None)
+    registry = GovernedRegistry(location)
+    source = REPRODUCE_SOURCE.ref
     if args.rebuild_env:
+        if not args.user:  # the OS account is refused now, not after the environment is built
+            reader = registry.os_reader()
+            registry.authorize_read(reader, Permission.READ_DATA, "package/train", source=source)
         python = rebuild_environment(args.package, args.rebuild_env)
         command = [str(python), "-m", "samdops.cli", "reproduce", str(args.package)]
-        command += ["--check-env"] + (["--train", str(args.train)] if args.train else [])
+        command += ["--check-env", "--state", location]
+        command += ["--train", str(args.train)] if args.train else []
+        if args.user:  # the rebuilt samdops signs the user in (stdin and terminal are its own)
+            command += ["--user", args.user]
+            command += ["--password-stdin"] if args.password_stdin else []
         return subprocess.run(command, check=False).returncode
-    result = reproduce_package(args.package, check_env=args.check_env, train_snapshot=args.train)
+    reader = reader_from(args, registry, source=source)
+    registry.authorize_read(reader, Permission.READ_DATA, "package/train", source=source)
+    result = reproduce_package(
+        args.package,
+        by=reader.actor,
+        state=location,
+        check_env=args.check_env,
+        train_snapshot=args.train,
+    )
     if args.check_env:
         if result.env_mismatches:
             print(f"environment differs from the packaged lock in {len(result.env_mismatches)}:")

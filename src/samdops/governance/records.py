@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from samdops.audit.entry import AuditRecord
+from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
+from samdops.audit.event import Target as AuditTarget
+from samdops.audit.log import AuditLog
 from samdops.clock import utc_timestamp
 from samdops.digest import canonical_json, parse_digest
 from samdops.errors import RegistryError, SamdopsError
@@ -30,6 +34,8 @@ from samdops.store.state import StateLocation, open_state
 
 RECORD_SCHEMA = "samdops.registration/v1"
 TEST_SET_SCHEMA = "samdops.test-set/v1"
+TEST_SET_KIND = "test-set"  # the ``kind`` detail of a test set's CREATE audit event
+TEST_SET_TARGET = "test-set"  # its target: ``test-set@sha256:<hex>``
 _MODELS = "registry/models"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -72,11 +78,31 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({self.state.location!r})"
 
-    def register_test_set(self, digest: str, *, run: str, rows: int) -> dict[str, Any]:
+    def register_test_set(
+        self,
+        digest: str,
+        *,
+        run: str,
+        rows: int,
+        audit: AuditLog | None = None,
+        actor: Actor | None = None,
+    ) -> dict[str, Any]:
         """Record that the test set ``digest`` exists, before any training uses it.
 
-        Registering the same digest again keeps the first record (its time is what counts).
+        Its CREATE audit event (kind ``test-set``, pinning the record's sha256) is appended to
+        ``audit`` (default: this state's log) before the write-once record is created, by
+        ``actor`` (default: the pipeline service account) for ``run``; if it cannot be, nothing
+        is created. Registering the same digest again keeps the first record (its time is what
+        counts) and writes no event. The record's bytes go to the store first, so a writer that
+        finds the event without its record (another run's, or one killed in between) creates
+        the record from exactly the bytes the event pins.
         """
+        key = _test_set_key(digest)
+        held = self._documents.read(key)
+        if held is not None:
+            document: dict[str, Any] = json.loads(held)
+            return document
+        log = audit if audit is not None else self._audit_log()
         document = {
             "schema": TEST_SET_SCHEMA,
             "sha256": parse_digest(digest),
@@ -84,9 +110,38 @@ class Registry:
             "run": run,
             "rows": rows,
         }
-        if not self._documents.create(_test_set_key(digest), canonical_json(document)):
-            return self.test_set(digest)
-        return document
+        data = canonical_json(document)
+        record_sha256 = self.store.put_bytes(data)
+        target = AuditTarget(TEST_SET_TARGET, parse_digest(digest))
+        draft = EventDraft(
+            actor=actor or _pipeline_actor(),
+            action=Action.CREATE,
+            target=target,
+            source=Source(SourceKind.PIPELINE_RUN, run or "unknown"),
+            new_hash=record_sha256,
+            details={"kind": TEST_SET_KIND, "rows": str(int(rows)), "run": run},
+        )
+        pinned: list[str] = []
+
+        def make(records: Sequence[AuditRecord]) -> EventDraft | None:
+            pinned[:] = [str(r.event.new_hash) for r in records if _creates(r, target)]
+            return None if pinned else draft
+
+        if log.append_if(make) is not None:
+            pinned = [record_sha256]
+        else:
+            data = self.store.get_bytes(pinned[0])
+        self._documents.create(key, data)
+        return self.test_set(digest)
+
+    def _audit_log(self) -> AuditLog:
+        """This state's audit log with its platform signer (no SIEM sinks)."""
+        from samdops.audit.store import state_entry_store
+        from samdops.governance.identity import AUDIT_KEY_NAME
+        from samdops.governance.keys import platform_signer
+
+        signer = platform_signer(self.state, AUDIT_KEY_NAME)
+        return AuditLog(state_entry_store(self.state), signer=signer)
 
     def test_set(self, digest: str) -> dict[str, Any]:
         """The registration of test set ``digest``; raise if it was never registered."""
@@ -204,6 +259,23 @@ class Registry:
             if str(record.version) == version:
                 return record
         raise RegistryError(f"{name} has no version {version}; latest is {matching[-1].id}")
+
+
+def _creates(record: AuditRecord, target: AuditTarget) -> bool:
+    """Whether ``record`` is the successful CREATE event of the test set ``target``."""
+    event = record.event
+    return (
+        event.action == Action.CREATE
+        and event.outcome == Outcome.SUCCESS
+        and event.target == target
+        and event.detail_map().get("kind") == TEST_SET_KIND
+    )
+
+
+def _pipeline_actor() -> Actor:
+    from samdops.governance.service import PIPELINE_ACTOR
+
+    return Actor(PIPELINE_ACTOR, AuthMethod.SERVICE_ACCOUNT_TOKEN)
 
 
 def _test_set_key(digest: str) -> str:

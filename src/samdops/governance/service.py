@@ -18,13 +18,15 @@ entry it appends is covered by a signed checkpoint before it returns (also when 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from samdops import settings
+from samdops.audit.activity import query
 from samdops.audit.anchor import anchor_sinks
 from samdops.audit.entry import AuditRecord
 from samdops.audit.event import Action, Actor, AuthMethod, EventDraft, Outcome, Source, SourceKind
@@ -51,6 +53,7 @@ from samdops.governance.identity import (
     UserKind,
 )
 from samdops.governance.keys import platform_signer
+from samdops.governance.launch import os_account
 from samdops.governance.lifecycle import (
     MODEL_KIND,
     RECORD_KINDS,
@@ -71,6 +74,7 @@ SYSTEM_ACTOR = "svc:samdops"  # automatic checks made by samdops itself
 ESIGN_KEY_NAME = "esign-ed25519.pem"
 MAX_REASON_LENGTH = 1000
 MAX_VERSION_ATTEMPTS = 100
+REGISTRY_QUERY = "registry/models"  # what a registry query reads (its audit target)
 RECOVERED_WHY = "gate passed (completed by recovery: the registering run stopped before this)"
 _SIGN_PERMISSION = {
     Meaning.AUTHORSHIP: Permission.SIGN_AUTHORSHIP,
@@ -86,6 +90,25 @@ def sinks_from_env() -> list[EventSink]:
     ``syslog+tcp://HOST:PORT`` or ``ocsf+file:///PATH`` (see :func:`sink_from_url`), and the
     audit witness of ``$SAMDOPS_AUDIT_WITNESS`` (see :mod:`samdops.audit.anchor`)."""
     return [sink_from_url(url) for url in settings.siem_destinations()] + anchor_sinks()
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A person who asks to read, as signed in (:meth:`GovernedRegistry.sign_in_reader`) or, while
+    the state location has no users, the OS account (:meth:`GovernedRegistry.os_reader`).
+
+    ``roles`` is None for the OS account: the embedded default has no roles to check, and
+    :meth:`GovernedRegistry.authorize_read` refuses it once the state location has users.
+    """
+
+    id: str
+    auth: AuthMethod
+    roles: frozenset[Role] | None
+    service: bool = False  # a service account's password, typed at the CLI
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.id, self.auth)
 
 
 @dataclass(frozen=True)
@@ -279,6 +302,9 @@ class GovernedRegistry:
         return record
 
     # -- reading -------------------------------------------------------------------------------
+    # models() and get() are the reads the system makes for itself (pipeline steps, the serving
+    # gate, package export): unchecked and unaudited. A person reads through a Reader:
+    # query_models(), show(), or authorize_read() + record_query() for other reads.
 
     def models(self) -> list[GovernedModel]:
         """Every registered model version the audit log knows, verified against its record."""
@@ -308,6 +334,104 @@ class GovernedRegistry:
         for signature in history.signatures:
             signature.verify(record.document, self.esign_key.public_key_pem())
         return GovernedModel(record, history)
+
+    # -- reads by people ---------------------------------------------------------------------
+
+    def sign_in_reader(self, user_id: str, password: str, *, source: str) -> Reader:
+        """The reader ``user_id`` after checking both components; a failure (wrong password,
+        disabled, locked, unknown) is refused and audited as every sign-in failure is."""
+        who = self.users.authenticate(user_id, password, source=source)
+        user = who.user
+        return Reader(user.id, AuthMethod.PASSWORD, user.roles, user.kind == UserKind.SERVICE)
+
+    @staticmethod
+    def os_reader() -> Reader:
+        """The OS account of this process as reader (``os:<name>``, from the uid, as the launcher
+        records it); :meth:`authorize_read` accepts it only while the state has no users."""
+        return Reader(f"{OS_PREFIX}{os_account()}", AuthMethod.LOCAL_OS_USER, None)
+
+    def authorize_read(
+        self,
+        reader: Reader,
+        permission: Permission,
+        what: str,
+        *,
+        source: str,
+        filters: Mapping[str, str] | None = None,
+    ) -> None:
+        """Raise :class:`AccessDenied` unless ``reader`` may read ``what`` with ``permission``; a
+        refusal is first appended as a denied query of ``what`` (kind security)."""
+        try:
+            if reader.roles is None:
+                if self.users.users():
+                    raise AccessDenied(
+                        "this state location has users: sign in to read "
+                        "(--user ID --password-stdin)"
+                    )
+                return
+            if reader.service:
+                raise AccessDenied(f"{reader.id} is a service account; a person signs in to read")
+            require(reader.id, reader.roles, permission)
+        except AccessDenied as exc:
+            draft = query(
+                reader.actor,
+                what,
+                source=Source(SourceKind.CLI, source),
+                filters=filters,
+                outcome=Outcome.DENIED,
+                details={"permission": permission.value, "error": str(exc)},
+            )
+            self.audit.append(draft)
+            raise
+
+    def record_query(
+        self,
+        reader: Reader,
+        what: str,
+        *,
+        source: str,
+        filters: Mapping[str, str] | None = None,
+        results: int,
+    ) -> None:
+        """Append ``reader``'s successful query of ``what`` (before its answer is shown)."""
+        source_ = Source(SourceKind.CLI, source)
+        draft = query(reader.actor, what, source=source_, filters=filters, results=results)
+        self.audit.append(draft)
+
+    def query_models(
+        self, reader: Reader, *, source: str = "samdops registry list"
+    ) -> list[GovernedModel]:
+        """:meth:`models` for a person: authorized (``read-registry``) and audited."""
+        self.authorize_read(reader, Permission.READ_REGISTRY, REGISTRY_QUERY, source=source)
+        found = self.models()
+        self.record_query(reader, REGISTRY_QUERY, source=source, results=len(found))
+        return found
+
+    def show(
+        self, reader: Reader, ref: str, *, source: str = "samdops registry show"
+    ) -> GovernedModel:
+        """:meth:`get` for a person: authorized (``read-registry``) and audited; a lookup that
+        finds nothing is audited with outcome ``failure``."""
+        filters = {"model": ref[:MAX_REASON_LENGTH]}  # what was asked, clipped to fit an event
+        self.authorize_read(
+            reader, Permission.READ_REGISTRY, REGISTRY_QUERY, source=source, filters=filters
+        )
+        try:
+            model = self.get(ref)
+        except SamdopsError as exc:
+            draft = query(
+                reader.actor,
+                REGISTRY_QUERY,
+                source=Source(SourceKind.CLI, source),
+                filters=filters,
+                outcome=Outcome.FAILURE,
+                results=0,
+            )
+            details = {**draft.detail_map(), "error": str(exc)[:4000]}
+            self.audit.append(dataclasses.replace(draft, details=details))
+            raise
+        self.record_query(reader, REGISTRY_QUERY, source=source, filters=filters, results=1)
+        return model
 
     # -- people --------------------------------------------------------------------------------
 

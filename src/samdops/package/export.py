@@ -3,9 +3,12 @@
 Export reads every artifact by digest through the :class:`~samdops.store.ArtifactStore` protocol
 (local or S3; each read is verified), the record and its e-signatures through the governed
 registry (which refuses a record changed since registration), and the audit entries about the
-model with inclusion proofs against the latest signed checkpoint. The package holds no export
-time: exporting the same registry state with the same keys gives the same bytes, whichever store
-the artifacts come from. The directory is built beside ``out`` and renamed into place.
+model with inclusion proofs against the first signed checkpoint that covers them all. The package
+holds no export time: exporting the same model with the same keys gives the same bytes, whichever
+store the artifacts come from and whatever the audit log recorded since (exports included).
+The directory is built beside ``out``; the export and each dataset it carries are then recorded
+in the audit log (:mod:`samdops.package.access`), and only then is it renamed into place: if the
+log refuses, nothing is left at ``out``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from samdops import __version__
 from samdops.atomic import atomic_write_bytes
 from samdops.audit.checkpoint import Checkpoint
+from samdops.audit.event import Actor
 from samdops.audit.export import entry_proof
 from samdops.audit.signer import LocalEd25519Signer, Signer
 from samdops.config import TrainingConfig
@@ -33,6 +37,7 @@ from samdops.errors import ConfigError, RegistryError, StoreError
 from samdops.governance.service import GovernedModel, GovernedRegistry
 from samdops.package import layout as L
 from samdops.package import model_signing
+from samdops.package.access import DatasetRead, record_export
 from samdops.package.card import (
     build_card,
     default_card_path,
@@ -46,6 +51,7 @@ from samdops.package.manifest import MANIFEST_FILE, MANIFEST_SIGNATURE, build_ma
 from samdops.package.provenance import build_statement, dependency, sign_statement
 from samdops.settings import samdops_home
 from samdops.store import ArtifactStore
+from samdops.store.state import StateLocation
 
 _ROLES = ("train", "test")
 
@@ -60,6 +66,7 @@ class ExportResult:
     model_sha256: str
     files: int
     size_bytes: int
+    package_sha256: str  # the sha256 of its manifest.json
 
 
 def _json(value: Any) -> bytes:
@@ -75,7 +82,8 @@ def export_package(
     ref: str,
     out: str | Path,
     *,
-    state: str | Path | None = None,
+    by: Actor,
+    state: str | Path | StateLocation | None = None,
     include_data: bool = True,
     tar: bool = False,
     card_path: str | Path | None = None,
@@ -83,14 +91,15 @@ def export_package(
     package_key: Signer | None = None,
     compile_spec: Callable[[str], bytes] | None = None,
 ) -> ExportResult:
-    """Export model ``ref`` (``name@version``, ``name`` or ``latest``) to the directory ``out``.
+    """Export model ``ref`` (``name@version``, ``name`` or ``latest``) to the directory ``out``,
+    recorded in the audit log as exported ``by`` (a signed-in person, or the OS account).
 
     ``compile_spec(pipeline_name)`` compiles a pipeline's spec when the store lacks the one the run
     executed (the launcher's compiler; the package layer cannot import the pipelines above it).
     """
     target = Path(out)
     _check_out(target, tar)
-    governed = GovernedRegistry(state, sinks=[])
+    governed = GovernedRegistry(state)  # the export's audit events go to the SIEM too
     model = governed.get(ref)  # verifies the record digest and every e-signature
     # The exporter's own keys: beside a local state, else in the exporter's home.
     keys = (governed.state.directory or samdops_home()) / "keys"
@@ -105,8 +114,17 @@ def export_package(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        _write(
+        package_sha256, carried = _write(
             staging, governed, model, signer, ms_key, text, include_data, lock_path, compile_spec
+        )
+        record_export(
+            governed.audit,
+            by,
+            model.record.id,
+            model_sha256=model.record.model_sha256,
+            package_sha256=package_sha256,
+            package_id=package_id(model),
+            data=carried,
         )
         if target.exists():
             target.rmdir()
@@ -123,6 +141,7 @@ def export_package(
         model.record.model_sha256,
         len(files),
         sum(p.stat().st_size for p in files),
+        package_sha256,
     )
 
 
@@ -157,7 +176,8 @@ def _write(
     include_data: bool,
     lock_path: str | Path | None,
     compile_spec: Callable[[str], bytes] | None,
-) -> None:
+) -> tuple[str, tuple[DatasetRead, ...]]:
+    """Write the package at ``root``; return its digest and the datasets it carries."""
     store = governed.registry.store
     record = model.record.document
     artifacts = record["artifacts"]
@@ -176,6 +196,7 @@ def _write(
     config = TrainingConfig.from_json(config_bytes.decode("utf-8"))
     datasets = {}
     datasheets = []
+    carried = []
     for role in _ROLES:
         included = L.snapshot(role) if include_data else None
         if included:
@@ -191,6 +212,10 @@ def _write(
             text=text.datasets,
         )
         datasheets.append(sheet)
+        if included:
+            carried.append(
+                DatasetRead(role, artifacts[role]["sha256"], sheet["composition"]["rows"])
+            )
         put(L.datasheet(role, "json"), _json(sheet))
         put(L.datasheet(role, "md"), datasheet_markdown(sheet).encode())
     datasets["source"] = {**lineage["source_data"], "included_as": None}
@@ -261,6 +286,7 @@ def _write(
     manifest = build_manifest(root).to_bytes()
     put(MANIFEST_FILE, manifest)
     put(MANIFEST_SIGNATURE, _json(sign_envelope(manifest, L.MANIFEST_PAYLOAD_TYPE, signer)))
+    return sha256_bytes(manifest), tuple(carried)
 
 
 def _lock_bytes(recorded: str | None, lock_path: str | Path | None) -> bytes:
@@ -307,11 +333,12 @@ def _pipeline_spec(
 
 
 def _checkpoint(governed: GovernedRegistry, model: GovernedModel) -> Checkpoint:
-    """The latest stored checkpoint, if it covers every event about the model; else a new one."""
+    """The first stored checkpoint that covers every event about the model, else a new one: the
+    same one however much the log grows after (so a second export gives the same bytes)."""
     needed = max(model.history.events) + 1
-    stored = governed.audit.checkpoints()
-    if stored and stored[-1].size >= needed:
-        return stored[-1]
+    covering = next((c for c in governed.audit.checkpoints() if c.size >= needed), None)
+    if covering is not None:
+        return covering
     checkpoint = governed.audit.checkpoint()
     if checkpoint.size < needed:
         raise RegistryError(f"the audit log has no checkpoint covering {model.record.id}")

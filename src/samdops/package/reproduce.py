@@ -7,6 +7,8 @@
 3. In a fresh temporary directory, the training step's library call runs on the packaged
    training snapshot (checked against the digest the provenance states) with the packaged
    resolved configuration (seeds included).
+   That read of patient data is recorded first (purpose *reproduce*, by ``by``, on the audit log
+   at ``state``; :mod:`samdops.package.access`): if the log refuses, nothing is trained.
 4. The new model's sha256 is compared with the packaged one; on a difference, the first
    differing field of the two model documents is reported.
 
@@ -28,13 +30,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from samdops.audit.event import Actor
+from samdops.audit.log import AuditLog
 from samdops.config import TrainingConfig
 from samdops.digest import sha256_file
 from samdops.errors import ConfigError, VerificationError
 from samdops.inputs import field, parse_json, regular_file
 from samdops.package import layout as L
+from samdops.package.access import DatasetRead, record_reproduce_read
 from samdops.package.archive import open_package
 from samdops.package.verify import package_json, package_text, verify_directory
+from samdops.store.state import StateLocation
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
@@ -108,20 +114,33 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
 def reproduce_package(
     package: str | Path,
     *,
+    by: Actor,
+    state: str | Path | StateLocation | None = None,
     check_env: bool = False,
     train_snapshot: str | Path | None = None,
 ) -> ReproduceResult:
     """Rebuild the model of the package (directory or ``.tar``) ``package`` here and compare
-    its digest; the package is verified first, in the same extracted copy that is rebuilt."""
+    its digest; the package is verified first, in the same extracted copy that is rebuilt.
+    The read of the training snapshot is recorded as ``by``'s on the audit log at ``state``."""
+    from samdops.governance.service import GovernedRegistry
+
     started = time.monotonic()
+    audit = GovernedRegistry(state or None).audit
     with open_package(package) as root:
         verify_directory(root, Path(package))
-        return _reproduce(root, check_env, train_snapshot, started)
+        return _reproduce(root, check_env, train_snapshot, started, audit, by)
 
 
 def _reproduce(
-    root: Path, check_env: bool, train_snapshot: str | Path | None, started: float
+    root: Path,
+    check_env: bool,
+    train_snapshot: str | Path | None,
+    started: float,
+    audit: AuditLog,
+    by: Actor,
 ) -> ReproduceResult:
+    import pyarrow.parquet as pq
+
     from samdops.training.train import train_from_config
 
     mismatches = check_environment(package_text(root, L.LOCK)) if check_env else ()
@@ -144,6 +163,15 @@ def _reproduce(
         raise VerificationError(
             f"{snapshot} hashes to {got}, but the model was trained on {trained_on}"
         )
+    model_id = field(
+        package_json(root, L.PACKAGE_FILE),
+        L.PACKAGE_FILE,
+        "model",
+        kind=str,
+        error=VerificationError,
+    )
+    rows = pq.ParquetFile(snapshot).metadata.num_rows
+    record_reproduce_read(audit, by, model_id, DatasetRead("train", got, rows))
     packaged = sha256_file(root / L.MODEL_FILE)
     with tempfile.TemporaryDirectory(prefix="samdops-reproduce-") as tmp:
         work = Path(tmp)

@@ -1,7 +1,9 @@
 """Credentials at run time: :class:`SecretsBackend` with Vault and environment implementations.
 
 A component reads the credentials it needs when it runs, from the backend that
-:func:`secrets_from_env` picks; they never travel as pipeline parameters.
+:func:`secrets_from_env` picks; they never travel as pipeline parameters. Reads from Vault are
+reported (path, component, Vault request id; never a value) to the :func:`recording` blocks open
+around them, so that the caller that holds the audit log can record them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from samdops import settings
 from samdops.errors import ConfigError
 from samdops.secrets.base import Secret, SecretsBackend, read_keys
 from samdops.secrets.env import EnvSecrets, env_var_name
+from samdops.secrets.reads import ReadJournal, SecretRead, SecretValues, recording
 
 
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> SecretsBackend:
@@ -106,9 +109,13 @@ def _read_file(env: Mapping[str, str], name: str) -> str:
 
 __all__ = [
     "EnvSecrets",
+    "ReadJournal",
     "Secret",
+    "SecretRead",
+    "SecretValues",
     "SecretsBackend",
     "env_var_name",
     "read_keys",
+    "recording",
     "secrets_from_env",
 ]

@@ -2,6 +2,9 @@
 
 :func:`bootstrap` makes sure that:
 
+0. when asked, a file audit device ``samdops-file/`` writes Vault's own audit log (first, so that
+   everything after it is on that log): every request, its ``request.id`` and path in clear and
+   the values HMAC'd, which a samdops ``secret_read`` event names by its ``vault_request_id``;
 1. a KV v2 engine is mounted at ``samdops/``;
 2. a Transit engine is mounted at ``transit/``, with the non-exportable ed25519 key
    ``samdops-audit``;
@@ -26,6 +29,7 @@ import requests
 from samdops import settings
 from samdops.errors import ConfigError, SecretsUnavailable
 
+AUDIT_DEVICE = "samdops-file"
 KV_MOUNT = "samdops"
 TRANSIT_MOUNT = "transit"
 AUDIT_KEY = "samdops-audit"
@@ -46,6 +50,14 @@ class KubernetesAuthConfig:
 
     host: str
     ca_cert: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditDeviceConfig:
+    """Vault's file audit device: ``file_path`` is on the Vault server (or ``stdout``)."""
+
+    file_path: str
+    path: str = AUDIT_DEVICE
 
 
 def default_policies_dir() -> Path:
@@ -83,6 +95,7 @@ def bootstrap(
     policies_dir: Path | None = None,
     namespace: str = "samdops",
     kubernetes: KubernetesAuthConfig | None = None,
+    audit: AuditDeviceConfig | None = None,
 ) -> list[str]:
     """Configure the Vault behind ``client`` (an ``hvac.Client`` with an admin token).
 
@@ -92,6 +105,8 @@ def bootstrap(
     policies = load_policies(policies_dir or default_policies_dir())
     changes: list[str] = []
     try:
+        if audit is not None:
+            _ensure_audit_device(client, audit, changes)
         _ensure_mount(client, KV_MOUNT, "kv", {"version": "2"}, changes)
         _ensure_mount(client, TRANSIT_MOUNT, "transit", None, changes)
         _ensure_transit_key(client, changes)
@@ -145,6 +160,45 @@ def bootstrap(
             f"cannot bootstrap Vault at {client.url}: {type(exc).__name__}: {_errors(exc)}"
         ) from None
     return changes
+
+
+def _ensure_audit_device(client: Any, audit: AuditDeviceConfig, changes: list[str]) -> None:
+    where = f"the Vault audit device {audit.path}/ at {client.url}"
+    denied = (
+        f"cannot enable {where}: permission denied; the token needs sudo on sys/audit and "
+        f"sys/audit/{audit.path}"
+    )
+    try:
+        devices = client.sys.list_enabled_audit_devices()["data"]
+    except hvac.exceptions.Forbidden:
+        raise SecretsUnavailable(denied) from None
+    for device in devices.values():
+        options = device.get("options") or {}
+        if device.get("type") == "file" and options.get("file_path") == audit.file_path:
+            return  # ours, or the same device declared in the server's configuration
+    current = devices.get(f"{audit.path}/")
+    if current is not None:
+        now = (current.get("options") or {}).get("file_path") or current.get("type")
+        raise ConfigError(
+            f"{where} already writes to {now}, not {audit.file_path}: pass --audit-file {now} "
+            f"to keep it, or disable it first (vault audit disable {audit.path})"
+        )
+    try:
+        client.sys.enable_audit_device(
+            "file", path=audit.path, options={"file_path": audit.file_path}
+        )
+    except hvac.exceptions.Forbidden:
+        raise SecretsUnavailable(denied) from None
+    except hvac.exceptions.InvalidRequest as exc:
+        text = _errors(exc)
+        if "declarative" in text or "via API" in text:
+            raise ConfigError(
+                f"cannot enable {where}: the server takes audit devices only from its "
+                f'configuration file; declare audit "file" "{audit.path}" {{ options {{ '
+                f'file_path = "{audit.file_path}" }} }} there and restart it'
+            ) from None
+        raise ConfigError(f"cannot enable {where} writing to {audit.file_path}: {text}") from None
+    changes.append(f"enabled file audit device at {audit.path}/ writing to {audit.file_path}")
 
 
 def _ensure_mount(

@@ -3,6 +3,10 @@
 The token is renewed when its remaining TTL falls below ``renew_below`` seconds, or obtained again
 by logging in when it cannot be renewed. Every failure becomes :class:`SecretsUnavailable` naming
 the secret and the reason, never the token or any other credential.
+
+Every read returns :class:`~samdops.secrets.reads.SecretValues` whose ``read`` names the path, the
+component (the Vault role) and Vault's ``request_id``, and is reported to the open
+:func:`~samdops.secrets.reads.recording` blocks, for the audit trail.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import requests
 from samdops.errors import SecretsUnavailable
 from samdops.retry import GaveUp, RetryPolicy, retry_call
 from samdops.secrets.base import Secret
+from samdops.secrets.reads import SecretRead, SecretValues, report
 
 DEFAULT_JWT_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 DEFAULT_RETRY = RetryPolicy(attempts=4, timeout=15.0)
+DEFAULT_COMPONENT = "samdops"  # who reads with a given token (no Vault role)
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -157,9 +163,11 @@ class VaultSecrets:
         timeout: float = 10.0,
         renew_below: float = 300.0,
         retry: RetryPolicy = DEFAULT_RETRY,
+        component: str | None = None,
     ) -> None:
         self.addr = addr.rstrip("/")
         self.auth = auth
+        self.component = component or getattr(auth, "role", "") or DEFAULT_COMPONENT
         self._renew_below = renew_below
         self._retry = retry
         self._client = hvac.Client(
@@ -175,8 +183,8 @@ class VaultSecrets:
     def describe(self) -> str:
         return f"Vault at {self.addr}"
 
-    def read(self, path: str) -> dict[str, Secret]:
-        """All keys of the KV v2 secret at ``path`` (e.g. ``samdops/s3``)."""
+    def read(self, path: str) -> SecretValues:
+        """All keys of the KV v2 secret at ``path`` (e.g. ``samdops/s3``), and the read itself."""
         mount, _, sub = path.strip("/").partition("/")
         if not mount or not sub:
             raise SecretsUnavailable(
@@ -189,10 +197,19 @@ class VaultSecrets:
             ),
         )
         data = response["data"]["data"] or {}
-        return {
+        values = {
             key: Secret(value if isinstance(value, str) else json.dumps(value), f"{path}#{key}")
             for key, value in data.items()
         }
+        read = SecretRead(
+            path=f"{mount}/{sub}",
+            vault_path=f"{mount}/data/{sub}",
+            component=self.component,
+            request_id=str(response.get("request_id") or ""),
+            backend=self.describe(),
+        )
+        report(read)
+        return SecretValues(values, read)
 
     def client(self) -> Any:
         """The authenticated ``hvac.Client`` (token fresh), for other engines such as Transit."""

@@ -6,6 +6,7 @@ both paths register the same model bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,21 @@ from samdops.governance.identity import UserDirectory
 from samdops.governance.launch import Launcher, os_launcher, record_launch
 from samdops.governance.records import Registry, RegistryRecord
 from samdops.governance.service import GovernedRegistry
+from samdops.steps.audited import IN_PROCESS_IMAGE, StepRun, audited_call
 from samdops.steps.training import (
     evaluate_step,
     ingest_step,
+    load_validator,
     pccp_gate_step,
     register_step,
     train_step,
     validate_step,
 )
+
+
+def _run(step: Callable[..., object], where: StepRun, *args: Any) -> None:
+    """``step(*args)`` between its audit events; its errors raised as they are (no exit)."""
+    audited_call(step, where, args, {})
 
 
 @dataclass
@@ -66,7 +74,8 @@ def run_training_in_process(
     ``launcher`` (default: the OS account, while the state has no users) is recorded in the
     audit log as the launcher of run ``run`` (default: ``in-process-<UTC time>``), its trainer.
     Returns the registered record; a model registered as gate_failed, rejected or outside the
-    plan raises the same error as the pipeline's register step, after registration.
+    plan raises the same error as the pipeline's register step, after registration. Each step
+    runs between its audit events, as in the pipeline (image :data:`IN_PROCESS_IMAGE`).
     """
     governed = GovernedRegistry(str(state))
     who = launcher or os_launcher(UserDirectory(governed.state, audit=governed.audit))
@@ -78,20 +87,24 @@ def run_training_in_process(
         return _Artifact(str(workdir / name))
 
     cfg = config.to_json()
-    source = _Artifact(str(data))
+    where = StepRun(str(state), run, IN_PROCESS_IMAGE)
+    source = _Artifact(str(data), {"sha256": data_sha256 or ""})  # as the importer gives it
     dataset, train, test = artifact("dataset"), artifact("train"), artifact("test")
-    ingest_step(cfg, source, data_sha256 or "", dataset, train, test, str(state), run)
+    _run(ingest_step, where, cfg, source, data_sha256 or "", dataset, train, test, str(state), run)
     report = artifact("validation.html")
-    validate_step(cfg, train, test, report)
+    load_validator()
+    _run(validate_step, where, cfg, train, test, report)
     model, comparator = artifact("model"), artifact("comparator")
-    train_step(cfg, train, model, comparator)
+    _run(train_step, where, cfg, train, model, comparator)
     evaluation = artifact("evaluation.json")
     metrics = _MetricsRecorder(str(workdir / "metrics"))
-    evaluate_step(cfg, model, comparator, test, evaluation, metrics, metrics)
+    _run(evaluate_step, where, cfg, model, comparator, test, evaluation, metrics, metrics)
     change = None
     if plan:
         change = artifact("change-record.json")
-        pccp_gate_step(
+        _run(
+            pccp_gate_step,
+            where,
             cfg,
             plan,
             str(state),
@@ -104,7 +117,9 @@ def run_training_in_process(
             artifact("change.md"),
         )
     summary, record = artifact("summary.md"), artifact("record.json")
-    register_step(
+    _run(
+        register_step,
+        where,
         cfg,
         source,
         dataset,
@@ -116,7 +131,7 @@ def run_training_in_process(
         evaluation,
         str(state),
         run,
-        "in-process (no image)",
+        IN_PROCESS_IMAGE,
         summary,
         record,
         change,

@@ -23,6 +23,7 @@ from samdops._types import Array
 from samdops.atomic import atomic_write_text
 from samdops.clock import utc_now
 from samdops.config import load_contract
+from samdops.digest import parse_digest
 from samdops.drift.alerts import Alert, AlertSink, concept_drift_alert, data_drift_alert
 from samdops.drift.backends import make_detector
 from samdops.drift.categorical import parse_categorical
@@ -33,6 +34,7 @@ from samdops.drift.result import DataDriftResult
 from samdops.errors import ConfigError, DriftInputError
 from samdops.hospital.columns import LABEL
 from samdops.jsonsafe import json_safe
+from samdops.monitoring.audit_sink import monitor_actor, window_dataset, window_read
 from samdops.monitoring.history import MonitorHistory, WindowRecord, monitoring_prefix
 from samdops.monitoring.label_feed import LabelFeed
 from samdops.monitoring.late_labels import SCORE, LateLabels
@@ -55,6 +57,7 @@ from samdops.monitoring.served_window import (
 from samdops.monitoring.sources import read_source
 from samdops.monitoring.window_checks import check_key_columns, check_rows, contract_ranges
 from samdops.steps.artifacts import ArtifactLike, record, verified, verified_bytes
+from samdops.steps.audited import current_trail
 from samdops.store.state import StateLocation, open_state
 
 WINDOW_PLACEHOLDER = "{window}"
@@ -89,7 +92,10 @@ def fetch_window_step(
     location ``state``, and ``labels_path`` ``labels://NAME`` its label feed: the window is
     then a day of the rows' clock (``N`` or ``day-N``: rows whose ``time_column // 24`` is N,
     each ``(id_column, time_column)`` once, with the served ``risk``) and its labels those that
-    arrived that day (:mod:`samdops.monitoring.served_window`)."""
+    arrived that day (:mod:`samdops.monitoring.served_window`).
+
+    Each table read is one audit ``read`` (purpose monitor) by the drift monitor on the step's
+    trail, with the rows and digest of its copy; no labels (``labels_path`` empty) is no read."""
     resolved = resolve_window(window)
     log_name = feed_name(current_path, PREDICTIONS)
     feed = feed_name(labels_path, LABELS)
@@ -108,14 +114,14 @@ def fetch_window_step(
     def table(location: str, what: str) -> pd.DataFrame:
         return read_source(location.replace(WINDOW_PLACEHOLDER, resolved), what)
 
-    _write(table(reference_path, "reference"), reference)
+    _write(table(reference_path, "reference"), reference, "reference", reference_path, resolved)
     if log_name is not None and where is not None:
         window_rows = served_window(
             where, log_name, resolved, id_column=id_column, time_column=time_column
         )
-        _write(window_rows, current)
+        _write(window_rows, current, "current", current_path, resolved)
     else:
-        _write(table(current_path, "current"), current)
+        _write(table(current_path, "current"), current, "current", current_path, resolved)
     if feed is not None and where is not None:
         arrived = LabelFeed(where, feed).window(window_day(resolved))
         absent = [c for c in (id_column, time_column) if c and c not in arrived.columns]
@@ -124,18 +130,58 @@ def fetch_window_step(
                 f"the label feed of {feed} has no column(s) {', '.join(absent)}; its labels "
                 f"are keyed by {', '.join(map(str, arrived.columns[:-2]))}"
             )
-        _write(arrived, labels)
+        _write(arrived, labels, "labels", labels_path, resolved)  # none arrived: a read of 0 rows
     elif labels_path:
-        _write(table(labels_path, "labels"), labels)
-    else:  # an empty table: the window has no labels yet
+        _write(table(labels_path, "labels"), labels, "labels", labels_path, resolved)
+    else:  # an empty table: the window has no labels yet (nothing was read)
         _write(pd.DataFrame(), labels)
     return resolved
 
 
-def _write(frame: pd.DataFrame, artifact: ArtifactLike) -> None:
+def _write(
+    frame: pd.DataFrame,
+    artifact: ArtifactLike,
+    role: str = "",
+    location: str = "",
+    window: str = "",
+) -> None:
+    """Write ``frame`` as the artifact's Parquet and record its digest and rows. With ``role``,
+    the table was read from ``location``: note that read (the copy's digest and rows) and name
+    its dataset on the artifact, so the drift monitor's read of the copy names the same."""
     Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(artifact.path, index=False)
-    record(artifact, rows=len(frame))
+    if not role:
+        record(artifact, rows=len(frame))
+        return
+    location = location.replace(WINDOW_PLACEHOLDER, window)
+    digest = record(artifact, rows=len(frame), dataset=window_dataset(role, location))
+    _note_read(role, location, window, digest, len(frame))
+
+
+def _note_read(
+    role: str, location: str, window: str, digest: str, rows: int, dataset: str = ""
+) -> None:
+    """Note on the running step's audit trail that the drift monitor read ``rows`` rows
+    (``digest``) of the ``role`` table of ``window``: appended with the step's end, before the
+    step returns. A step function called outside a pipeline step (no trail) records nothing."""
+    trail = current_trail()
+    if trail is not None:
+        actor = monitor_actor()
+        draft = window_read(
+            actor, role, location, window, digest, rows=rows, source=trail.source, dataset=dataset
+        )
+        trail.reads.append(draft)
+
+
+def _read_window(artifact: ArtifactLike, what: str, role: str, window: str) -> pd.DataFrame:
+    """The fetched ``role`` table, verified against its digest, and its read noted (the dataset
+    fetch_window named on it, the digest it recorded, its rows)."""
+    table = pd.read_parquet(verified(artifact, what))  # fetch_window wrote all three as Parquet
+    dataset = str(artifact.metadata.get("dataset") or "")
+    if dataset:  # else a window without labels: that empty table is no patient data
+        digest = parse_digest(str(artifact.metadata["sha256"]))
+        _note_read(role, artifact.uri or artifact.path, window, digest, len(table), dataset)
+    return table
 
 
 def load_monitored_model(ref: str, state: str | StateLocation) -> tuple[str, MonitoredModel]:
@@ -413,10 +459,9 @@ def drift_monitor_step(
 ) -> dict[str, Any]:
     """:func:`monitor_window` on the fetched window; write the report, summary and findings.
     Each input must match the sha256 fetch_window recorded with it; each output records its own."""
-    # fetch_window wrote all three as Parquet
-    ref = pd.read_parquet(verified(reference, "reference data"))
-    cur = pd.read_parquet(verified(current, "current window"))
-    known = pd.read_parquet(verified(labels, "window labels"))
+    ref = _read_window(reference, "reference data", "reference", window)
+    cur = _read_window(current, "current window", "current", window)
+    known = _read_window(labels, "window labels", "labels", window)
     done = monitor_window(ref, cur, known, window, options, model)
     page = html_report(
         done.result,

@@ -93,6 +93,7 @@ class S3Documents:
 
     def read(self, key: str) -> bytes | None:
         name = self.key(key)
+        latest = self._get(name, None)  # absent, or deleted on top: its versions decide
         versions = self._call(
             "list",
             lambda: [
@@ -104,27 +105,55 @@ class S3Documents:
         if not versions:
             return None
         original = versions[-1]  # S3 lists the versions of a key newest first
+        if latest is not None and latest[1] is not None and latest[1] == original.version_id:
+            return latest[0]  # the only version: what the first request read
+        got = self._get(name, original.version_id)
+        return None if got is None else got[0]
 
-        def get() -> tuple[bytes, str | None]:
-            response = self.client.get_object(
-                self.bucket,
-                name,
-                version_id=original.version_id,
-                request_headers={"x-amz-checksum-mode": "ENABLED"},
-            )
+    def read_current(self, key: str) -> bytes | None:
+        """The current version of ``key`` in one request (``None`` if absent or deleted): for a
+        writer that only needs what others appended; :meth:`read` is the locked original."""
+        got = self._get(self.key(key), None)
+        return None if got is None or got[1] is None else got[0]
+
+    def _get(self, name: str, version_id: str | None) -> tuple[bytes, str | None] | None:
+        """The object (a version, or the latest) and its version id, checked against the sha256
+        the server recorded; ``None`` if the key has no such version (or, for the latest, a
+        delete marker on top)."""
+        from minio.error import S3Error
+
+        def get() -> tuple[bytes, str | None, str | None] | None:
             try:
-                return bytes(response.read()), response.headers.get("x-amz-checksum-sha256")
+                response = self.client.get_object(
+                    self.bucket,
+                    name,
+                    version_id=version_id,
+                    request_headers={"x-amz-checksum-mode": "ENABLED"},
+                )
+            except S3Error as exc:
+                if exc.code in ("NoSuchKey", "NoSuchVersion"):
+                    return None
+                raise
+            try:
+                return (
+                    bytes(response.read()),
+                    response.headers.get("x-amz-checksum-sha256"),
+                    response.headers.get("x-amz-version-id"),
+                )
             finally:
                 response.close()
                 response.release_conn()
 
-        data, recorded = self._call("read", get)
+        got = self._call("read", get)
+        if got is None:
+            return None
+        data, recorded, version = got
         if recorded is not None and recorded != _sha256_b64(data):
             raise self._error(
                 f"{self._what} s3://{self.bucket}/{name} does not match the sha256 the server "
                 "recorded when it was written; it was damaged or replaced"
             )
-        return data
+        return data, version
 
     def names(self, prefix: str) -> list[str]:
         base = (self.key(prefix) + "/") if prefix else (f"{self.prefix}/" if self.prefix else "")

@@ -1,5 +1,5 @@
-# Policy samdops-register: the registration step, the only role that signs (audit checkpoints,
-# model records) with the non-exportable Transit key samdops-audit.
+# Policy samdops-register: the registration step; it signs audit checkpoints and model records
+# with the non-exportable Transit key samdops-audit (the other steps sign only checkpoints).
 
 # Object-store credentials (keys access_key, secret_key), read when the step opens the store.
 path "samdops/data/s3" {
