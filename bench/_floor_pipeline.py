@@ -1,7 +1,8 @@
 """The floor of a kfp.local run: five chained tasks that do nothing but start (``empty``),
-import pandas (``pandas``, which every step needs to read its Parquet inputs), or import what
+import pandas (``pandas``, which every step needs to read its Parquet inputs), import what
 every samdops step imports before its own work (``samdops``: pandas, the step procedures and the
-typed configuration it parses).
+typed configuration it parses), or that and also append a step's start and end to the audit log
+of ``$SAMDOPS_HOME`` as every step does (``audited``: the log opened, two signed checkpoints).
 
 ``python bench/_floor_pipeline.py ROOT MODE``: the same runner and task count as
 ``samdops run train`` (ingest -> validate -> train -> evaluate -> register).
@@ -14,11 +15,18 @@ from kfp import dsl, local
 
 @dsl.component(base_image="python:3.11", install_kfp_package=False)
 def step(previous: str, mode: str) -> str:
-    if mode in ("pandas", "samdops"):
+    if mode in ("pandas", "samdops", "audited"):
         import pandas  # noqa: F401
-    if mode == "samdops":
+    if mode in ("samdops", "audited"):
         import samdops.config
         import samdops.steps.training  # noqa: F401
+    if mode == "audited":
+        from samdops.steps.audited import StepRun, audited_call
+
+        def noop() -> None:
+            """A step that does nothing but be audited."""
+
+        audited_call(noop, StepRun("", "floor", "bench (no image)"), (), {})
     return previous
 
 

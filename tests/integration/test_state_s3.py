@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from samdops.audit.event import Action, Outcome, SourceKind
 from samdops.errors import AuthenticationFailed, ConfigError
 from samdops.governance.records import Registry
 from samdops.governance.roles import Role
@@ -79,7 +80,23 @@ def test_four_training_runs_at_once_register_four_versions(s3_state: S3State) ->
     verified = s3_state.samdops("audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith("note: checking with Vault Transit key")
-    assert "audit log OK: 12 entries" in verified.stdout  # per run: launch, register, validated
+    events = [r.event for r in GovernedRegistry(sinks=[]).audit.entries()]
+    assert f"audit log OK: {len(events)} entries" in verified.stdout
+    by_run: dict[str, list[Any]] = {}
+    for event in events:
+        if event.source.kind is SourceKind.PIPELINE_RUN:
+            by_run.setdefault(event.source.ref, []).append(event)
+    assert len(by_run) == 4
+    for run_events in by_run.values():  # each run's whole trace, interleaved with the others
+        ends = [e for e in run_events if e.action is Action.STEP_END]
+        assert [e.detail_map()["step"] for e in ends] == [
+            "ingest", "validate", "train", "evaluate", "register"
+        ]  # fmt: skip
+        assert {e.outcome for e in ends} == {Outcome.SUCCESS}
+        reads = [e for e in run_events if e.action is Action.SECRET_READ]
+        assert reads and all(e.detail_map()["vault_request_id"] for e in reads)
+    test_sets = [e for e in events if e.action is Action.CREATE and e.target.id == "test-set"]
+    assert len(test_sets) == 1  # the same split: registered once, by the first run
     assert [p.name for p in s3_state.home.iterdir()] == ["runs"]  # only the runs' logs
 
 

@@ -59,12 +59,23 @@ def test_register_role_signs(vault_bootstrapped: Any, approle_login: Any) -> Non
     verify_signature(signer.public_key_pem(), b"x", signer.sign(b"x"))
 
 
-def test_other_roles_cannot_sign(vault_bootstrapped: Any, approle_login: Any) -> None:
-    client = _login(vault_bootstrapped, approle_login, "train")
+def test_every_step_signs_its_checkpoints_and_other_roles_cannot_sign(
+    vault_bootstrapped: Any, approle_login: Any
+) -> None:
+    for step in ("ingest", "validate", "train", "evaluate", "drift-monitor"):
+        signer = TransitSigner(_login(vault_bootstrapped, approle_login, step), "samdops-audit")
+        verify_signature(signer.public_key_pem(), b"x", signer.sign(b"x"))
+    server = TransitSigner(_login(vault_bootstrapped, approle_login, "serving"), "samdops-audit")
+    with pytest.raises(
+        SecretsUnavailable,
+        match="cannot sign with Transit key transit/samdops-audit: permission denied",
+    ):
+        server.sign(b"x")  # the server reads the public half only
+    runner = _login(vault_bootstrapped, approle_login, "pipeline-runner")
     with pytest.raises(
         SecretsUnavailable, match="cannot read Transit key transit/samdops-audit: permission denied"
     ):
-        TransitSigner(client, "samdops-audit")
+        TransitSigner(runner, "samdops-audit")
 
 
 def test_governed_registry_signs_with_transit_when_vault_is_configured(

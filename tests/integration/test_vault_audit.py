@@ -213,3 +213,32 @@ def test_a_secret_read_event_names_its_entry_in_vaults_audit_log(
     assert not [v for v in values if v in json.dumps(event.to_dict())]
     assert not [v for v in values if v in vault_log.read_text(encoding="utf-8")]
     assert not [v for v in values if v in repr(taken)]
+
+
+def test_a_pipeline_steps_secret_reads_are_on_its_trail_with_vaults_entries(
+    audited_state: Path,
+) -> None:
+    from samdops.steps.audited import StepRun, audited_call
+
+    def train_step() -> str:
+        return "trained"
+
+    assert audited_call(train_step, StepRun("", "run-7", "img@sha256:" + "e" * 64), (), {}) == (
+        "trained"
+    )
+    events = [r.event for r in GovernedRegistry().audit.entries()]
+    assert [e.action for e in events if e.source.ref == "run-7"] == [
+        Action.STEP_START,
+        Action.SECRET_READ,
+        Action.STEP_END,
+    ]
+    [read] = [e for e in events if e.action == Action.SECRET_READ]
+    assert (read.actor.id, str(read.target), read.source.ref) == (
+        "svc:samdops-register",
+        "secret/samdops/s3@samdops-register",
+        "run-7",
+    )
+    request_id = read.detail_map()["vault_request_id"]
+    entries = [e for e in audit_entries(audited_state) if e["request"]["id"] == request_id]
+    assert {e["request"]["path"] for e in entries} == {"samdops/data/s3"}
+    assert sorted(e["type"] for e in entries) == ["request", "response"]

@@ -294,3 +294,19 @@ def test_a_writer_that_reads_another_writers_bundle_integrates_around_it(tmp_pat
     store = LocalEntryStore(tmp_path / "audit")
     assert [store.read_tile(bundle_key(i)) is not None for i in range(4)] == [True] * 3 + [False]
     assert verify_log(store, signer.public_key_pem()).size == 770
+
+
+def test_one_callers_bad_draft_fails_only_that_caller_in_a_shared_commit(tmp_path: Path) -> None:
+    from samdops.audit.log import _Request
+
+    log = AuditLog.open(tmp_path / "audit")
+
+    def refuse(_records: object) -> EventDraft:
+        raise AuditError("this caller's draft is refused")
+
+    # what a leader does with the requests of several threads that queued at once
+    bad, good = _Request(refuse, cover=False), _Request(lambda _r: _draft(1), cover=False)
+    log._lead([bad, good])
+    assert str(bad.error) == "this caller's draft is refused" and bad.record is None
+    assert good.error is None and good.record is not None and good.record.seq == 0
+    assert len(AuditLog.open(tmp_path / "audit")) == 1

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from urllib3.exceptions import HTTPError
-
 from samdops import settings
 from samdops.audit.checkpoint import Checkpoint
 from samdops.audit.entry import AuditRecord
@@ -158,6 +156,7 @@ class _EveryVersion:
 
     def names(self, prefix: str) -> list[str]:
         from minio.error import S3Error
+        from urllib3.exceptions import HTTPError  # not imported where no S3 state is used
 
         base = self.documents.key(prefix) + "/"
         client, bucket = self.documents.client, self.documents.bucket

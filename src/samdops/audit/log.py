@@ -222,6 +222,21 @@ class AuditLog:
         for request in batch:
             request.done = True
 
+    def _tentative(self, request: _Request) -> bytes | None:
+        """Add ``request``'s entry tentatively to ``_records`` (``make`` sees the entries of the
+        batch so far) and return its stored bytes; ``None`` when ``make`` declines."""
+        draft = request.make(self._records)
+        if draft is None:
+            return None
+        if not isinstance(draft, EventDraft):
+            raise AuditError(f"append takes an EventDraft; got {type(draft).__name__}")
+        seq = len(self._records)
+        prev = self._records[-1].digest if self._records else GENESIS
+        event = draft.stamp()
+        entry, leaf = encode_entry(seq, prev, event)
+        self._records.append(AuditRecord(seq, prev, event, leaf))
+        return entry
+
     def _drain(self) -> list[_Request]:
         """The requests queued since the leader took its batch."""
         with self._turn:
@@ -245,18 +260,15 @@ class AuditLog:
                 for request in pending:
                     if len(data) == room:
                         break
-                    # ``make`` sees the entries of this batch so far, tentatively in _records.
-                    draft = request.make(self._records)
-                    if draft is None:
+                    request.error = None  # decided again after a lost race
+                    try:
+                        entry = self._tentative(request)
+                    except Exception as exc:  # this caller's draft, not the others' in the batch
+                        request.error = exc
+                        entry = None
+                    if entry is None:
                         taken.append((request, None))
                         continue
-                    if not isinstance(draft, EventDraft):
-                        raise AuditError(f"append takes an EventDraft; got {type(draft).__name__}")
-                    seq = len(self._records)
-                    prev = self._records[-1].digest if self._records else GENESIS
-                    event = draft.stamp()
-                    entry, leaf = encode_entry(seq, prev, event)
-                    self._records.append(AuditRecord(seq, prev, event, leaf))
                     data.append(entry)
                     taken.append((request, self._records[-1]))
                 won = not data or self.store.create_if_absent(start, b"".join(data))

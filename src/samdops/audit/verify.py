@@ -21,11 +21,8 @@ Steps (each either passes or raises, naming the first entry that fails):
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import pickle
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from samdops.audit import layout
@@ -152,6 +149,9 @@ def _ranges(store: EntryStore, starts: Sequence[int], workers: int | None) -> It
     if count < 2 or last < _PARALLEL_FROM or not _picklable(store):
         yield from map(_read_range, jobs)
         return
+    import multiprocessing  # only a large local log pays for worker processes
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(count, mp_context=context) as pool:
         yield from pool.map(_read_range, jobs, chunksize=16)
@@ -161,6 +161,8 @@ _PARALLEL_FROM = 64  # bundle ranges (16,384 entries): below this, starting work
 
 
 def _picklable(store: EntryStore) -> bool:
+    import pickle
+
     try:
         pickle.dumps(store)
     except Exception:

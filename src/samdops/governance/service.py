@@ -18,7 +18,6 @@ entry it appends is covered by a signed checkpoint before it returns (also when 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -426,9 +425,9 @@ class GovernedRegistry:
                 filters=filters,
                 outcome=Outcome.FAILURE,
                 results=0,
+                details={"error": str(exc)[:4000]},
             )
-            details = {**draft.detail_map(), "error": str(exc)[:4000]}
-            self.audit.append(dataclasses.replace(draft, details=details))
+            self.audit.append(draft)
             raise
         self.record_query(reader, REGISTRY_QUERY, source=source, filters=filters, results=1)
         return model

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from urllib3.exceptions import HTTPError
-
 from samdops.clock import object_lock_date, utc_now
 from samdops.errors import SamdopsError, StoreError
 from samdops.store.documents import check_key
@@ -65,6 +63,7 @@ class S3Documents:
 
     def create(self, key: str, data: bytes) -> bool:
         from minio.error import S3Error
+        from urllib3.exceptions import HTTPError  # not imported where no S3 state is used
 
         name = self.key(key)
         headers = {
@@ -177,6 +176,7 @@ class S3Documents:
 
     def _call(self, what: str, call: Callable[[], _T]) -> _T:
         from minio.error import S3Error
+        from urllib3.exceptions import HTTPError
 
         try:
             return call()
