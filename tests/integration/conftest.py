@@ -105,11 +105,16 @@ def bao_binary() -> str:
 
 
 @contextlib.contextmanager
-def running_vault(workdir: Path) -> Iterator[VaultServer]:
-    """A ``bao server -dev`` on a free loopback port with a random root token."""
+def running_vault(workdir: Path, config: str | None = None) -> Iterator[VaultServer]:
+    """A ``bao server -dev`` on a free loopback port with a random root token; with ``config``,
+    it also reads that configuration file (e.g. a declared audit device)."""
     port = free_port()
     token = "root-" + secrets.token_hex(16)
     workdir.mkdir(parents=True, exist_ok=True)
+    extra = []
+    if config is not None:
+        (workdir / "server.hcl").write_text(config, encoding="utf-8")
+        extra = [f"-config={workdir / 'server.hcl'}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = str(workdir)  # the dev server writes a token helper file there
     log = open(workdir / "bao.log", "wb")  # noqa: SIM115 - closed below
@@ -118,6 +123,7 @@ def running_vault(workdir: Path) -> Iterator[VaultServer]:
             bao_binary(),
             "server",
             "-dev",
+            *extra,
             f"-dev-root-token-id={token}",
             f"-dev-listen-address=127.0.0.1:{port}",
         ],
