@@ -122,16 +122,11 @@ def _writer(where: str, key: str, writer: int, barrier: Any, requests: Any) -> N
     requests.put(sum(calls.values()))
 
 
-def bench_writers(where: str, key: str) -> tuple[float, int, int, float]:
-    """Entries per second with WRITERS processes appending at once; the lost and duplicated
-    events (both must be 0) checked on the verified log afterwards; store requests per entry."""
-    context = multiprocessing.get_context("forkserver")
+def _race(context: Any, target: Any, args: Any) -> float:
+    """Start WRITERS processes of ``target`` (``args(writer, barrier)``), release them at once
+    through the barrier, and return the seconds until the last one is done."""
     barrier = context.Barrier(WRITERS + 1)
-    requests = context.Queue()
-    procs = [
-        context.Process(target=_writer, args=(where, key, w, barrier, requests))
-        for w in range(WRITERS)
-    ]
+    procs = [context.Process(target=target, args=args(w, barrier)) for w in range(WRITERS)]
     for proc in procs:
         proc.start()
     barrier.wait()
@@ -141,6 +136,15 @@ def bench_writers(where: str, key: str) -> tuple[float, int, int, float]:
     elapsed = time.perf_counter() - start
     if any(proc.exitcode for proc in procs):
         raise RuntimeError("a writer process failed")
+    return elapsed
+
+
+def bench_writers(where: str, key: str) -> tuple[float, int, int, float]:
+    """Entries per second with WRITERS processes appending at once; the lost and duplicated
+    events (both must be 0) checked on the verified log afterwards; store requests per entry."""
+    context = multiprocessing.get_context("forkserver")
+    requests = context.Queue()
+    elapsed = _race(context, _writer, lambda w, barrier: (where, key, w, barrier, requests))
     store = _open(where)
     verify_log(store, LocalEd25519Signer.load_or_create(key).public_key_pem())
     log = AuditLog(store)
@@ -150,7 +154,7 @@ def bench_writers(where: str, key: str) -> tuple[float, int, int, float]:
     }
     lost = len(expected - set(tags))
     duplicated = sum(n - 1 for tag, n in tags.items() if tag in expected)
-    calls = sum(requests.get() for _ in procs)
+    calls = sum(requests.get() for _ in range(WRITERS))
     return len(expected) / elapsed, lost, duplicated, calls / len(expected)
 
 
@@ -166,18 +170,8 @@ def _put_many(endpoint: str, writer: int, count: int, barrier: Any) -> None:
 def bench_put_floor(endpoint: str, count: int = 60) -> float:
     """Conditional PUTs per second the S3 server takes from WRITERS processes (the floor)."""
     context = multiprocessing.get_context("forkserver")
-    barrier = context.Barrier(WRITERS + 1)
-    procs = [
-        context.Process(target=_put_many, args=(endpoint, w, count, barrier))
-        for w in range(WRITERS)
-    ]
-    for proc in procs:
-        proc.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for proc in procs:
-        proc.join()
-    return WRITERS * count / (time.perf_counter() - start)
+    elapsed = _race(context, _put_many, lambda w, barrier: (endpoint, w, count, barrier))
+    return WRITERS * count / elapsed
 
 
 def bench_append_s3(endpoint: str, appends: int = 200) -> float:
