@@ -57,12 +57,10 @@ def run_step(
         error_file = settings.error_file()
         if error_file:
             with open(error_file, "a", encoding="utf-8") as f:
-                record = {"step": _step_name(step), "type": type(exc).__name__, "error": str(exc)}
+                name, kind = function_name(step), type(exc).__name__
+                record = {"step": name, "type": kind, "error": str(exc)}
                 f.write(json.dumps(record) + "\n")
         raise SystemExit(1) from None
-
-
-_step_name = function_name
 
 
 def ingest_step(
